@@ -1,0 +1,51 @@
+package hub
+
+import "time"
+
+// Object is one version of a STIX object as the hub holds it: the plain metadata that access
+// control and ordering need, and the body. Everywhere but in a Store the Body is the STIX JSON
+// in plain text; a Store only ever receives and returns it sealed (see package seal), so the
+// store code never sees content.
+type Object struct {
+	Seq        int64     // store-assigned; increases in the order versions were added; 0 before
+	ID         string    // STIX id, "type--uuid"
+	Type       string    // STIX type, the part of ID before "--"
+	Created    time.Time // STIX created
+	Modified   time.Time // STIX modified; with Workspace and ID it names the version
+	Added      time.Time // when the hub stored this version (TAXII date_added); set by the store
+	Workspace  string    // slug of the workspace the object was shared in
+	Author     string    // code of the organisation that submitted it
+	TLP        TLP       // effective TLP 2.0 level, never TLPUnset once stored
+	Recipients []string  // organisation codes a TLP:RED object is addressed to, besides Author
+	Revoked    bool      // STIX revoked
+	Body       []byte    // STIX JSON (plain in memory, sealed in a Store)
+	Tokens     [][]byte  // blind-index tokens (keyed hashes of values) for exact lookups
+}
+
+// Viewer is who is asking. Every read path takes one and filters by it, in the query itself, so
+// that pages are never cut short and counts never leak. A Viewer is built by package access.
+type Viewer struct {
+	Org        string   // organisation code of the caller
+	Workspaces []string // workspaces the caller may read on this path
+	System     bool     // the hub itself (index rebuilds, backups): sees everything
+}
+
+// Filter selects objects for a listing. The zero value, apart from the Viewer, lists the latest
+// version of every visible object.
+type Filter struct {
+	Viewer      Viewer
+	Types       []string  // STIX types; empty means all
+	Workspaces  []string  // narrows the viewer's workspaces; empty means all of them
+	IDs         []string  // STIX ids; empty means all
+	Token       []byte    // only objects carrying this blind-index token
+	AfterSeq    int64     // cursor: only objects with Seq greater than this
+	AddedAfter  time.Time // only versions added strictly after this instant
+	AllVersions bool      // every version instead of the latest per (workspace, id)
+	Limit       int       // at most this many; 0 means the store's default
+}
+
+// PutOptions says how PutObjects treats what it is given.
+type PutOptions struct {
+	// Now is the Added time of the batch: one timestamp per transaction, replaceable in tests.
+	Now time.Time
+}

@@ -1,0 +1,92 @@
+package hub
+
+import (
+	"context"
+	"time"
+)
+
+// ObjectStore keeps object versions. Bodies arrive sealed and leave sealed. Every read takes a
+// Viewer and applies the access rule of package access inside the query:
+//
+//	visible(v, o) = v.System ||
+//	    (o.Workspace ∈ v.Workspaces && (o.TLP != TLPRed || o.Author == v.Org || v.Org ∈ o.Recipients))
+//
+// Implementations must be safe for concurrent use.
+type ObjectStore interface {
+	// PutObjects stores, in one transaction, each version whose (Workspace, ID, Modified) is not
+	// stored yet, setting its Seq and Added; a version already stored is left as it is and its
+	// Seq is set to 0 in objs. It returns how many versions were added. Either all new versions
+	// are stored or, with an error, none.
+	PutObjects(ctx context.Context, objs []*Object, opt PutOptions) (added int, err error)
+
+	// GetObject returns the latest version of id that v may see, or, when modified is not zero,
+	// that exact version. An object v may not see is ENotFound, exactly as a missing one.
+	GetObject(ctx context.Context, v Viewer, id string, modified time.Time) (*Object, error)
+
+	// ListObjects returns the versions selected by f that f.Viewer may see, ordered by Seq.
+	ListObjects(ctx context.Context, f Filter) ([]*Object, error)
+
+	// CountObjects returns how many objects ListObjects would return without a Limit or cursor.
+	CountObjects(ctx context.Context, f Filter) (int64, error)
+}
+
+// DirectoryStore keeps organisations, workspaces, users and API keys. A missing thing is
+// ENotFound; Create* of an existing key is EConflict.
+type DirectoryStore interface {
+	CreateOrg(ctx context.Context, o *Org) error
+	UpdateOrg(ctx context.Context, o *Org) error
+	Org(ctx context.Context, code string) (*Org, error)
+	Orgs(ctx context.Context) ([]*Org, error)
+
+	CreateWorkspace(ctx context.Context, w *Workspace) error
+	Workspace(ctx context.Context, slug string) (*Workspace, error)
+	Workspaces(ctx context.Context) ([]*Workspace, error)
+	// WorkspacesOf returns the workspaces org is a member of.
+	WorkspacesOf(ctx context.Context, org string) ([]*Workspace, error)
+	AddMember(ctx context.Context, slug, org string) error
+	RemoveMember(ctx context.Context, slug, org string) error
+	// DeleteWorkspace removes the workspace, its memberships and every object stored in it.
+	DeleteWorkspace(ctx context.Context, slug string) error
+
+	CreateUser(ctx context.Context, u *User) error // sets u.ID
+	UpdateUser(ctx context.Context, u *User) error
+	User(ctx context.Context, id int64) (*User, error)
+	UserByName(ctx context.Context, username string) (*User, error)
+	Users(ctx context.Context, org string) ([]*User, error) // org "" lists all
+
+	CreateAPIKey(ctx context.Context, k *APIKey) error
+	APIKey(ctx context.Context, id string) (*APIKey, error)
+	APIKeys(ctx context.Context, org string) ([]*APIKey, error)
+	RevokeAPIKey(ctx context.Context, id string) error
+}
+
+// KeyStore keeps the sealed keyring: one opaque blob, replaced whole, never edited in place.
+// Version guards against two replicas replacing it at once.
+type KeyStore interface {
+	// Keyring returns the stored blob and its version; ENotFound when none was ever stored.
+	Keyring(ctx context.Context) (blob []byte, version int64, err error)
+	// SetKeyring replaces the blob if the stored version is still prev (0 for none), and
+	// returns the new version; EConflict when another writer came first.
+	SetKeyring(ctx context.Context, blob []byte, prev int64) (int64, error)
+}
+
+// Store is everything the hub keeps. Implementations: package store/sqlite (embedded default)
+// and store/postgres (scale-out); both pass the suite in package store/storetest.
+type Store interface {
+	ObjectStore
+	DirectoryStore
+	KeyStore
+	Close() error
+}
+
+// Bus carries Events between the parts of a hub and between replicas. Implementations: an
+// in-process bus (package bus) and NATS JetStream (package bus/natsbus).
+type Bus interface {
+	// Publish sends e to every subscriber and returns once the bus has accepted it; the bus
+	// sets e.Seq.
+	Publish(ctx context.Context, e Event) (seq uint64, err error)
+	// Subscribe delivers, in Seq order, every event with Seq greater than after (0: only
+	// events published from now on) until ctx ends; then the channel is closed.
+	Subscribe(ctx context.Context, after uint64) (<-chan Event, error)
+	Close() error
+}
