@@ -76,6 +76,7 @@ type Store interface {
 	ObjectStore
 	DirectoryStore
 	KeyStore
+	AuditStore
 	Close() error
 }
 
