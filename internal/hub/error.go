@@ -38,7 +38,7 @@ func (e *Error) Error() string {
 	if e.Message != "" {
 		s += ": " + e.Message
 	}
-	if e.Err != nil {
+	if e.Err != nil && e.Err.Error() != e.Message {
 		s += ": " + e.Err.Error()
 	}
 	return s

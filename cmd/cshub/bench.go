@@ -1,0 +1,34 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"cshub/internal/bench"
+)
+
+func runBench(ctx context.Context, e *env, args []string) error {
+	fs := flags(e, "bench")
+	runs := fs.Int("runs", 3, "repeat each measurement `N` times and report the median")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if *runs < 1 {
+		return fmt.Errorf("--runs must be at least 1")
+	}
+	dir, err := os.MkdirTemp("", "cshub-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	bundle, err := bench.Attack()
+	if err != nil {
+		return err
+	}
+	rows, err := bench.Ingest(ctx, dir, bundle, *runs)
+	if err != nil {
+		return err
+	}
+	return bench.Print(e.stdout, rows)
+}

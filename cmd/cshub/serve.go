@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"cshub/internal/api"
+	"cshub/internal/certs"
+	"cshub/internal/hub"
+)
+
+// serveFlags are the flags of the commands that serve the hub (serve, demo).
+type serveFlags struct {
+	common
+	addr         string
+	tlsCert      string
+	tlsKey       string
+	insecureHTTP bool
+}
+
+func (f *serveFlags) register(fs interface {
+	StringVar(*string, string, string, string)
+	BoolVar(*bool, string, bool, string)
+}) {
+	fs.StringVar(&f.addr, "addr", "127.0.0.1:8443", "`HOST:PORT` to listen on")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate `file` (PEM); default: a self-signed one made in the data directory")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "TLS private key `file` (PEM), with --tls-cert")
+	fs.BoolVar(&f.insecureHTTP, "insecure-http", false, "serve plain HTTP (only allowed on a loopback address)")
+}
+
+func runServe(ctx context.Context, e *env, args []string) error {
+	fs := flags(e, "serve")
+	var f serveFlags
+	f.common.register(fs)
+	f.register(fs)
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	a, err := openApp(ctx, e, &f.common, false)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	return serve(ctx, e, a, &f, nil)
+}
+
+// serve runs the HTTP(S) server until ctx ends, then shuts it down gracefully. ready, when set,
+// is called with the base URL once the listener is open.
+func serve(ctx context.Context, e *env, a *app, f *serveFlags, ready func(url string)) error {
+	host, _, err := net.SplitHostPort(f.addr)
+	if err != nil {
+		return hub.FieldError("addr", "%q is not HOST:PORT", f.addr)
+	}
+	if f.insecureHTTP && !isLoopback(host) {
+		return hub.FieldError("insecure-http", "plain HTTP is only allowed on a loopback address, not %q", host)
+	}
+	if (f.tlsCert == "") != (f.tlsKey == "") {
+		return hub.FieldError("tls-cert", "--tls-cert and --tls-key go together")
+	}
+	srv := &http.Server{
+		Handler: api.New(api.Config{KB: a.kb, Dir: a.store, Auth: a.auth, Log: a.log}),
+		// Bundles may be large and streams long-lived, so there is no overall read or write
+		// timeout; slow clients are bounded by the header timeout and idle timeout.
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          nil,
+	}
+	scheme := "https"
+	if f.insecureHTTP {
+		scheme = "http"
+	} else {
+		var cert tls.Certificate
+		if f.tlsCert != "" {
+			cert, err = tls.LoadX509KeyPair(f.tlsCert, f.tlsKey)
+		} else {
+			cert, err = certs.SelfSigned(filepath.Join(f.data, "tls"), host)
+		}
+		if err != nil {
+			return err
+		}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return err
+	}
+	url := fmt.Sprintf("%s://%s", scheme, ln.Addr())
+	a.log.Info("serving", "url", url, "data", f.data)
+	if ready != nil {
+		ready(url)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		if srv.TLSConfig != nil {
+			errc <- srv.ServeTLS(ln, "", "")
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	a.log.Info("stopped")
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,185 @@
+// Package api serves the hub's JSON API over HTTP: one route table on the standard ServeMux,
+// middleware as plain function composition, and one place that turns a hub.Error into a status.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+
+	"cshub/internal/auth"
+	"cshub/internal/hub"
+	"cshub/internal/kb"
+)
+
+// DefaultMaxBody bounds a request body: a STIX bundle of a few hundred megabytes is a real
+// submission; anything larger is refused before it is read.
+const DefaultMaxBody = 1 << 30
+
+// Config holds what a Server is built from.
+type Config struct {
+	KB      *kb.Service
+	Dir     hub.DirectoryStore
+	Auth    *auth.Authenticator
+	Log     *slog.Logger
+	MaxBody int64 // 0 means DefaultMaxBody
+}
+
+// Server is the JSON API. Its Handler is safe for concurrent use.
+type Server struct {
+	kb      *kb.Service
+	dir     hub.DirectoryStore
+	auth    *auth.Authenticator
+	log     *slog.Logger
+	maxBody int64
+	mux     *http.ServeMux
+}
+
+// New returns a Server with its routes installed.
+func New(c Config) *Server {
+	s := &Server{kb: c.KB, dir: c.Dir, auth: c.Auth, log: c.Log, maxBody: c.MaxBody}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.maxBody == 0 {
+		s.maxBody = DefaultMaxBody
+	}
+	s.mux = http.NewServeMux()
+	s.routes()
+	return s
+}
+
+func (s *Server) routes() {
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+
+	s.mux.Handle("GET /api/v1/objects", s.authed(hub.ScopeRead, s.listObjects))
+	s.mux.Handle("GET /api/v1/objects/{id}", s.authed(hub.ScopeRead, s.getObject))
+	s.mux.Handle("POST /api/v1/workspaces/{ws}/bundles", s.authed(hub.ScopeWrite, s.postBundle))
+	s.mux.Handle("GET /api/v1/whoami", s.authed(hub.ScopeRead, s.whoami))
+
+	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		s.error(w, r, hub.Errorf(hub.ENotFound, "no API endpoint %s %s", r.Method, r.URL.Path))
+	})
+}
+
+// ServeHTTP makes a Server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Cache-Control", "no-store")
+	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	s.json(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+type principalKey struct{}
+
+// authed wraps h so that it runs only for a caller with a valid API key allowing scope.
+func (s *Server) authed(scope hub.Scope, h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := s.authenticate(r)
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="cshub"`)
+			s.error(w, r, err)
+			return
+		}
+		if !p.Allows(scope) {
+			s.error(w, r, &hub.Error{Code: hub.EForbidden, Field: "Authorization", Message: "this key's scope is " + string(p.Scope) + "; the endpoint needs " + string(scope)})
+			return
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+	})
+}
+
+func (s *Server) authenticate(r *http.Request) (*auth.Principal, error) {
+	h := r.Header.Get("Authorization")
+	const prefix = "Bearer "
+	if len(h) <= len(prefix) || !equalFoldASCII(h[:len(prefix)], prefix) {
+		return nil, &hub.Error{Code: hub.EUnauthorized, Field: "Authorization", Message: "send an API key as 'Authorization: Bearer <key>'"}
+	}
+	return s.auth.APIKey(r.Context(), h[len(prefix):])
+}
+
+func principal(r *http.Request) *auth.Principal {
+	p, _ := r.Context().Value(principalKey{}).(*auth.Principal)
+	return p
+}
+
+func (s *Server) whoami(w http.ResponseWriter, r *http.Request) {
+	p := principal(r)
+	s.json(w, http.StatusOK, map[string]any{"org": p.Org, "user": p.Username, "role": p.Role, "scope": p.Scope, "via": p.Via})
+}
+
+// status maps an error code to its HTTP status: the one place where that happens.
+func status(code string) int {
+	switch code {
+	case hub.EInvalid:
+		return http.StatusBadRequest
+	case hub.ENotFound:
+		return http.StatusNotFound
+	case hub.EConflict:
+		return http.StatusConflict
+	case hub.EUnauthorized:
+		return http.StatusUnauthorized
+	case hub.EForbidden:
+		return http.StatusForbidden
+	case hub.ETooLarge:
+		return http.StatusRequestEntityTooLarge
+	case hub.ERateLimited:
+		return http.StatusTooManyRequests
+	case hub.ESealed, hub.EUnavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Field   string `json:"field,omitempty"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// error writes err as {"error":{"code","field","message"}}. Internal errors are logged with
+// their cause and shown to the client only as "internal error".
+func (s *Server) error(w http.ResponseWriter, r *http.Request, err error) {
+	code := hub.ErrorCode(err)
+	var b errorBody
+	b.Error.Code = code
+	b.Error.Field = hub.ErrorField(err)
+	b.Error.Message = hub.ErrorMessage(err)
+	if code == hub.EInternal {
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	s.json(w, status(code), b)
+}
+
+func (s *Server) json(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	if err := json.NewEncoder(w).Encode(v); err != nil {
+		s.log.Debug("response write failed", "err", err)
+	}
+}
+
+func equalFoldASCII(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range len(a) {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,246 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"cshub/internal/api"
+	"cshub/internal/auth"
+	"cshub/internal/hub"
+	"cshub/internal/kb"
+	"cshub/internal/members"
+	"cshub/internal/seal"
+	"cshub/internal/store/sqlite"
+)
+
+// testHub is the API over a real SQLite store and a real barrier, served over TLS, with an
+// analyst and a read-only key for each of three members.
+type testHub struct {
+	srv  *httptest.Server
+	keys map[string]string // org → write key; org+":read" → read key
+}
+
+func newTestHub(t *testing.T) *testHub {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "hub.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	b := seal.New(st)
+	root, _ := seal.NewRootKey()
+	if err := b.Initialize(ctx, root); err != nil {
+		t.Fatal(err)
+	}
+	a, err := auth.New(auth.Config{Directory: st, Params: auth.Argon2Params{Memory: 8 << 10, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := members.New(st, b, a, nil)
+	orgs := []string{"cert-fr", "cert-be", "cert-uk"}
+	h := &testHub{keys: map[string]string{}}
+	for _, code := range orgs {
+		if err := m.CreateOrg(ctx, &hub.Org{Code: code, Name: code, Country: "FR", Kind: hub.OrgMember, Active: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := m.CreateWorkspace(ctx, &hub.Workspace{Slug: "community", Kind: hub.WorkspaceCommunity, Members: orgs}); err != nil {
+		t.Fatal(err)
+	}
+	for _, code := range orgs {
+		cu, err := m.CreateUser(ctx, members.NewUser{Org: code, Username: code + "-analyst", Role: hub.RoleAnalyst, Password: rand.Text()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.keys[code], _, err = m.CreateAPIKey(ctx, cu.User, hub.ScopeWrite, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		if h.keys[code+":read"], _, err = m.CreateAPIKey(ctx, cu.User, hub.ScopeRead, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	k := kb.New(kb.Config{Store: st, Sealer: b})
+	h.srv = httptest.NewTLSServer(api.New(api.Config{KB: k, Dir: st, Auth: a}))
+	t.Cleanup(h.srv.Close)
+	return h
+}
+
+// do sends a request as org (key "" for none) and returns the status and body.
+func (h *testHub) do(t *testing.T, key, method, path string, body []byte) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, h.srv.URL+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := h.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, b
+}
+
+func file(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestBundleIngestListAndGet(t *testing.T) {
+	h := newTestHub(t)
+	code, body := h.do(t, h.keys["cert-fr"], "POST", "/api/v1/workspaces/community/bundles", file(t, "scenario.json"))
+	if code != 200 {
+		t.Fatalf("POST bundle: %d %s", code, body)
+	}
+	var sum kb.Summary
+	if err := json.Unmarshal(body, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if sum.Accepted != 8 || len(sum.IDs) != 8 {
+		t.Fatalf("summary %s, want 8 accepted with their ids", body)
+	}
+
+	// Page through the indicators two at a time: every page full but the last, no repeats.
+	seen := map[string]bool{}
+	after := ""
+	for pages := 0; ; pages++ {
+		path := "/api/v1/objects?type=indicator&limit=2"
+		if after != "" {
+			path += "&after=" + after
+		}
+		code, body := h.do(t, h.keys["cert-uk"], "GET", path, nil)
+		if code != 200 {
+			t.Fatalf("GET %s: %d %s", path, code, body)
+		}
+		var page struct {
+			Objects []map[string]any
+			Next    string
+		}
+		if err := json.Unmarshal(body, &page); err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range page.Objects {
+			id := o["id"].(string)
+			if seen[id] {
+				t.Fatalf("%s listed twice", id)
+			}
+			seen[id] = true
+		}
+		if page.Next == "" {
+			break
+		}
+		after = page.Next
+		if pages > 5 {
+			t.Fatal("paging does not end")
+		}
+	}
+	if len(seen) != 3 {
+		t.Errorf("listed %d indicators, want 3", len(seen))
+	}
+
+	code, body = h.do(t, h.keys["cert-uk"], "GET", "/api/v1/objects/indicator--0f4208e2-1357-5d38-a8b3-065ff8822306", nil)
+	if code != 200 || !strings.Contains(string(body), "login-ministry.example") {
+		t.Fatalf("GET object: %d %s", code, body)
+	}
+	code, _ = h.do(t, h.keys["cert-uk"], "GET", "/api/v1/objects/indicator--0f4208e2-1357-5d38-a8b3-065ff8822306?version=2019-02-01T00:00:00.000Z", nil)
+	if code != 200 {
+		t.Errorf("GET object by version: %d", code)
+	}
+	code, _ = h.do(t, h.keys["cert-uk"], "GET", "/api/v1/objects/indicator--0f4208e2-1357-5d38-a8b3-065ff8822306?version=2020-01-01T00:00:00Z", nil)
+	if code != 404 {
+		t.Errorf("GET a version that does not exist: %d, want 404", code)
+	}
+}
+
+func TestRedObjectIsNotFoundForOthers(t *testing.T) {
+	h := newTestHub(t)
+	code, body := h.do(t, h.keys["cert-fr"], "POST", "/api/v1/workspaces/community/bundles?recipients=cert-be", file(t, "red-finding.json"))
+	if code != 200 {
+		t.Fatalf("POST: %d %s", code, body)
+	}
+	const id = "indicator--2fd6d87e-3bbb-528b-ab8e-d2816ad3b1ca"
+	for org, want := range map[string]int{"cert-fr": 200, "cert-be": 200, "cert-uk": 404} {
+		if code, body := h.do(t, h.keys[org], "GET", "/api/v1/objects/"+id, nil); code != want {
+			t.Errorf("%s: GET RED object = %d %s, want %d", org, code, body, want)
+		}
+		_, body := h.do(t, h.keys[org], "GET", "/api/v1/objects?type=indicator", nil)
+		if got := bytes.Contains(body, []byte(id)); got != (want == 200) {
+			t.Errorf("%s: listed = %v, want %v", org, got, want == 200)
+		}
+	}
+	_, missing := h.do(t, h.keys["cert-uk"], "GET", "/api/v1/objects/indicator--00000000-0000-4000-8000-000000000000", nil)
+	_, hidden := h.do(t, h.keys["cert-uk"], "GET", "/api/v1/objects/"+id, nil)
+	if !bytes.Equal(bytes.ReplaceAll(hidden, []byte(id), nil), bytes.ReplaceAll(missing, []byte("indicator--00000000-0000-4000-8000-000000000000"), nil)) {
+		t.Errorf("a hidden RED object answers differently from a missing one:\n%s\n%s", hidden, missing)
+	}
+}
+
+func TestErrorsNameTheFieldAndReason(t *testing.T) {
+	h := newTestHub(t)
+	cases := []struct {
+		name, key, method, path string
+		body                    []byte
+		status                  int
+		field                   string
+	}{
+		{"no key", "", "GET", "/api/v1/objects", nil, 401, "Authorization"},
+		{"bad key", "cshub_0123456789abcdef_" + strings.Repeat("a", 52), "GET", "/api/v1/objects", nil, 401, ""},
+		{"read key writes", h.keys["cert-fr:read"], "POST", "/api/v1/workspaces/community/bundles", file(t, "scenario.json"), 403, "Authorization"},
+		{"bad limit", h.keys["cert-fr"], "GET", "/api/v1/objects?limit=0", nil, 400, "limit"},
+		{"bad cursor", h.keys["cert-fr"], "GET", "/api/v1/objects?after=x", nil, 400, "after"},
+		{"bad version", h.keys["cert-fr"], "GET", "/api/v1/objects/x?version=yesterday", nil, 400, "version"},
+		{"bad tlp", h.keys["cert-fr"], "POST", "/api/v1/workspaces/community/bundles?tlp=purple", file(t, "scenario.json"), 400, "tlp"},
+		{"unknown workspace", h.keys["cert-fr"], "POST", "/api/v1/workspaces/nowhere/bundles", file(t, "scenario.json"), 400, "workspace"},
+		{"unknown recipient", h.keys["cert-fr"], "POST", "/api/v1/workspaces/community/bundles?recipients=cert-zz", file(t, "red-finding.json"), 400, "recipients"},
+		{"not JSON", h.keys["cert-fr"], "POST", "/api/v1/workspaces/community/bundles", []byte("{not json"), 400, "body"},
+		{"no such endpoint", h.keys["cert-fr"], "GET", "/api/v1/nothing", nil, 404, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, body := h.do(t, tc.key, tc.method, tc.path, tc.body)
+			if code != tc.status {
+				t.Fatalf("status %d, want %d: %s", code, tc.status, body)
+			}
+			var e struct {
+				Error struct{ Code, Field, Message string }
+			}
+			if err := json.Unmarshal(body, &e); err != nil {
+				t.Fatalf("error body is not JSON: %s", body)
+			}
+			if e.Error.Code == "" || e.Error.Message == "" {
+				t.Errorf("error without code or message: %s", body)
+			}
+			if e.Error.Field != tc.field {
+				t.Errorf("field = %q, want %q (%s)", e.Error.Field, tc.field, body)
+			}
+		})
+	}
+}
+
+func TestHealthz(t *testing.T) {
+	h := newTestHub(t)
+	if code, body := h.do(t, "", "GET", "/healthz", nil); code != 200 || !bytes.Contains(body, []byte("ok")) {
+		t.Fatalf("healthz: %d %s", code, body)
+	}
+}

@@ -1,0 +1,316 @@
+package kb
+
+import (
+	"bufio"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"cshub/internal/access"
+	"cshub/internal/hub"
+	"cshub/internal/stix"
+)
+
+// batchSize is how many objects are validated as one unit of work and committed in one
+// transaction: large enough that a transaction's fixed cost disappears, small enough that a
+// crash loses little unacknowledged work and memory stays bounded.
+const batchSize = 1000
+
+// Submission describes one ingest: who submits, into which workspace, with which marking rules.
+type Submission struct {
+	Org        string   // submitting organisation; it must be a member of Workspace
+	Workspace  string   // slug
+	Recipients []string // organisations a TLP:RED object is addressed to, besides Org
+	DefaultTLP hub.TLP  // for objects without a TLP marking; TLPUnset means the workspace's default
+	// Progress, when set, is called from the ingesting goroutine after each committed batch.
+	Progress func(Progress)
+}
+
+// Progress reports how far an ingest has come. Everything counted in Accepted and Duplicates
+// is committed.
+type Progress struct {
+	Objects    int64 // objects read so far
+	Bytes      int64 // input bytes read so far (compressed size for gzip input)
+	Accepted   int
+	Duplicates int
+	Rejected   int
+}
+
+// Summary is the result of an ingest, in the JSON form the API and CLI print.
+type Summary struct {
+	Accepted   int         `json:"accepted"`
+	Duplicates int         `json:"duplicates"`
+	Rejected   []Rejection `json:"rejected"`
+	IDs        []string    `json:"ids"`
+}
+
+// Rejection names an object that was not stored and why.
+type Rejection struct {
+	ID     string `json:"id"`
+	Reason string `json:"reason"`
+}
+
+// Ingest reads a STIX bundle (plain or gzip'd) from r and stores its valid objects in batches,
+// each batch in one transaction. Invalid objects are rejected one by one with a reason; a version
+// already stored counts as a duplicate, so the same bundle twice stores nothing new. When the
+// input breaks off (malformed JSON, a read error, ctx cancelled) Ingest returns the Summary of
+// what was committed until then together with the error: nothing committed is lost.
+func (s *Service) Ingest(ctx context.Context, sub Submission, r io.Reader) (*Summary, error) {
+	plan, err := s.plan(ctx, sub)
+	if err != nil {
+		return nil, err
+	}
+	cr := &countingReader{r: r}
+	in, err := decompress(cr)
+	if err != nil {
+		return nil, err
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	type job struct {
+		n    int
+		raws []json.RawMessage
+	}
+	type result struct {
+		n       int
+		objs    []*hub.Object
+		rejects []Rejection
+		read    int64
+	}
+	jobs := make(chan job, 2)
+	results := make(chan result, 2)
+	var readErr error // set by the reader before it closes jobs
+	var read atomic.Int64
+
+	go func() {
+		defer close(jobs)
+		br := stix.NewBundleReader(in)
+		n := 0
+		var raws []json.RawMessage
+		send := func() bool {
+			select {
+			case jobs <- job{n, raws}:
+				n++
+				raws = nil
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}
+		for {
+			raw, err := br.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				readErr = &hub.Error{Code: hub.EInvalid, Field: "body", Message: err.Error(), Err: err}
+				break
+			}
+			read.Add(1)
+			raws = append(raws, raw)
+			if len(raws) == batchSize && !send() {
+				return
+			}
+		}
+		if len(raws) > 0 {
+			send()
+		}
+	}()
+
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				res := result{n: j.n, read: read.Load()}
+				for _, raw := range j.raws {
+					o, rej := plan.object(s, raw)
+					if o != nil {
+						res.objs = append(res.objs, o)
+					} else {
+						res.rejects = append(res.rejects, rej)
+					}
+				}
+				select {
+				case results <- res:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(results) }()
+
+	// Commit in input order, so that store order (Seq) follows the bundle and the summary's ids
+	// are in the order the submitter sent them.
+	sum := &Summary{Rejected: []Rejection{}, IDs: []string{}}
+	pending := map[int]result{}
+	next := 0
+	var commitErr error
+	for res := range results {
+		if commitErr != nil {
+			continue // drain so the workers can finish
+		}
+		pending[res.n] = res
+		for {
+			r, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			next++
+			if err := s.commit(ctx, plan, r.objs, sum); err != nil {
+				commitErr = err
+				cancel()
+				break
+			}
+			sum.Rejected = append(sum.Rejected, r.rejects...)
+			if sub.Progress != nil {
+				sub.Progress(Progress{Objects: r.read, Bytes: cr.n.Load(), Accepted: sum.Accepted, Duplicates: sum.Duplicates, Rejected: len(sum.Rejected)})
+			}
+		}
+	}
+	if commitErr != nil {
+		return sum, commitErr
+	}
+	if readErr != nil {
+		return sum, readErr
+	}
+	return sum, ctx.Err()
+}
+
+// commit stores one batch and announces what was new.
+func (s *Service) commit(ctx context.Context, p *plan, objs []*hub.Object, sum *Summary) error {
+	if len(objs) == 0 {
+		return nil
+	}
+	added, err := s.store.PutObjects(ctx, objs, hub.PutOptions{Now: s.now()})
+	if err != nil {
+		return err
+	}
+	sum.Accepted += added
+	sum.Duplicates += len(objs) - added
+	for _, o := range objs {
+		if o.Seq == 0 {
+			continue
+		}
+		sum.IDs = append(sum.IDs, o.ID)
+		if s.bus != nil {
+			e := hub.Event{Kind: hub.EventObject, ObjectID: o.ID, ObjectSeq: o.Seq, Type: o.Type,
+				Workspace: o.Workspace, Author: o.Author, TLP: o.TLP, Recipients: o.Recipients, Time: o.Added}
+			if _, err := s.bus.Publish(ctx, e); err != nil {
+				// The objects are committed; a lost notification only delays listeners, which
+				// catch up from the store. Say so rather than fail the ingest.
+				s.log.Warn("bus publish failed", "object", o.ID, "err", err)
+			}
+		}
+	}
+	return nil
+}
+
+// plan is what an ingest decided before reading: where objects go and how they are marked.
+type plan struct {
+	org        string
+	workspace  string
+	recipients []string
+	defaultTLP hub.TLP
+}
+
+func (s *Service) plan(ctx context.Context, sub Submission) (*plan, error) {
+	ws, err := s.store.Workspace(ctx, sub.Workspace)
+	if hub.ErrorCode(err) == hub.ENotFound {
+		return nil, hub.FieldError("workspace", "no workspace %q", sub.Workspace)
+	} else if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(ws.Members, sub.Org) {
+		// Not a member: the workspace is none of the caller's business, so it is "not found".
+		return nil, hub.FieldError("workspace", "no workspace %q", sub.Workspace)
+	}
+	recipients := slices.Clone(sub.Recipients)
+	slices.Sort(recipients)
+	recipients = slices.Compact(recipients)
+	for _, code := range recipients {
+		if _, err := s.store.Org(ctx, code); hub.ErrorCode(err) == hub.ENotFound {
+			return nil, hub.FieldError("recipients", "no organisation %q", code)
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	return &plan{
+		org:        sub.Org,
+		workspace:  ws.Slug,
+		recipients: recipients,
+		defaultTLP: access.EffectiveTLP(sub.DefaultTLP, ws.DefaultTLP),
+	}, nil
+}
+
+// object validates one raw STIX object and returns it sealed and ready to store, or the reason
+// it was rejected.
+func (p *plan) object(s *Service, raw json.RawMessage) (*hub.Object, Rejection) {
+	meta, body, err := stix.Validate(raw)
+	if err != nil {
+		id := ""
+		var ve *stix.ValidationError
+		if errors.As(err, &ve) {
+			id = ve.ID
+		}
+		return nil, Rejection{ID: id, Reason: err.Error()}
+	}
+	o := &hub.Object{
+		ID:        meta.ID,
+		Type:      meta.Type,
+		Created:   meta.Created,
+		Modified:  meta.Modified,
+		Workspace: p.workspace,
+		Author:    p.org,
+		TLP:       access.EffectiveTLP(stix.TLPOf(meta.MarkingRefs), p.defaultTLP),
+		Revoked:   meta.Revoked,
+	}
+	if o.TLP == hub.TLPRed {
+		o.Recipients = p.recipients
+	}
+	sealed, err := s.sealer.Encrypt(objectLocation(o), body)
+	if err != nil {
+		return nil, Rejection{ID: meta.ID, Reason: "sealing failed: " + hub.ErrorMessage(err)}
+	}
+	o.Body = sealed
+	return o, Rejection{}
+}
+
+// decompress returns r itself, or a gzip reader when r starts with the gzip magic bytes.
+func decompress(r io.Reader) (io.Reader, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	magic, err := br.Peek(2)
+	if err != nil && err != io.EOF {
+		return nil, err
+	}
+	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, hub.FieldError("body", "gzip: %v", err)
+		}
+		return zr, nil
+	}
+	return br, nil
+}
+
+type countingReader struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}

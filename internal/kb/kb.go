@@ -1,0 +1,88 @@
+// Package kb is the hub's knowledge base: the one place where objects enter and leave the store.
+// It validates what members submit, applies the workspace's marking rules, seals bodies before
+// they reach the store, opens them on the way out, and tells the bus what changed. Every read
+// takes a hub.Viewer built by package access, and the store filters by it inside its queries.
+package kb
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"cshub/internal/hub"
+	"cshub/internal/seal"
+)
+
+// Service is the knowledge base. It is safe for concurrent use.
+type Service struct {
+	store  hub.Store
+	sealer seal.Sealer
+	bus    hub.Bus
+	log    *slog.Logger
+	now    func() time.Time
+}
+
+// Config holds what a Service is built from. Store and Sealer are required; Bus may be nil when
+// nothing listens (a one-shot CLI ingest), Log defaults to a discarding logger and Now to time.Now.
+type Config struct {
+	Store  hub.Store
+	Sealer seal.Sealer
+	Bus    hub.Bus
+	Log    *slog.Logger
+	Now    func() time.Time
+}
+
+// New returns a Service.
+func New(c Config) *Service {
+	s := &Service{store: c.Store, sealer: c.Sealer, bus: c.Bus, log: c.Log, now: c.Now}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s
+}
+
+// objectLocation is where an object version's body is bound to: a sealed body moved to another
+// workspace, object or version no longer opens.
+func objectLocation(o *hub.Object) seal.Location {
+	return seal.Location{Workspace: o.Workspace, Kind: "object", ID: o.ID, Version: o.Modified.UTC().Format(time.RFC3339Nano)}
+}
+
+// Get returns the latest version of id that v may see, or the version modified at the given
+// instant when version is not zero, with its body opened.
+func (s *Service) Get(ctx context.Context, v hub.Viewer, id string, version time.Time) (*hub.Object, error) {
+	o, err := s.store.GetObject(ctx, v, id, version)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.open(o); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// List returns the objects selected by f that f.Viewer may see, with bodies opened, ordered by
+// Seq. The last object's Seq is the cursor for the next page.
+func (s *Service) List(ctx context.Context, f hub.Filter) ([]*hub.Object, error) {
+	objs, err := s.store.ListObjects(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range objs {
+		if err := s.open(o); err != nil {
+			return nil, err
+		}
+	}
+	return objs, nil
+}
+
+func (s *Service) open(o *hub.Object) error {
+	body, err := s.sealer.Decrypt(objectLocation(o), o.Body)
+	if err != nil {
+		return err
+	}
+	o.Body = body
+	return nil
+}

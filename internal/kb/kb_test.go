@@ -1,0 +1,273 @@
+package kb_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"cshub/internal/access"
+	"cshub/internal/hub"
+	"cshub/internal/kb"
+	"cshub/internal/seal"
+	"cshub/internal/store/sqlite"
+)
+
+// fixture is a hub on a real SQLite file with a real barrier: three members, a community
+// workspace and cert-fr's private one.
+type fixture struct {
+	store *sqlite.DB
+	kb    *kb.Service
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "hub.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	b := seal.New(st)
+	root, err := seal.NewRootKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Initialize(ctx, root); err != nil {
+		t.Fatal(err)
+	}
+	for _, code := range []string{"cert-fr", "cert-be", "cert-uk"} {
+		if err := st.CreateOrg(ctx, &hub.Org{Code: code, Name: code, Country: "FR", Kind: hub.OrgMember, Active: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, w := range []*hub.Workspace{
+		{Slug: "community", Kind: hub.WorkspaceCommunity, DefaultTLP: hub.TLPAmber, Members: []string{"cert-fr", "cert-be", "cert-uk"}},
+		{Slug: "cert-fr", Kind: hub.WorkspacePrivate, DefaultTLP: hub.TLPAmber, Members: []string{"cert-fr"}},
+	} {
+		if err := b.AddWorkspace(ctx, w.Slug); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.CreateWorkspace(ctx, w); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &fixture{store: st, kb: kb.New(kb.Config{Store: st, Sealer: b})}
+}
+
+func (f *fixture) viewer(t *testing.T, org string) hub.Viewer {
+	t.Helper()
+	v, err := access.ViewerFor(context.Background(), f.store, org, access.PathRead)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func read(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestIngestIsIdempotentAndKeepsOrder(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	bundle := read(t, "scenario.json")
+	sub := kb.Submission{Org: "cert-fr", Workspace: "community"}
+	sum, err := f.kb.Ingest(ctx, sub, bytes.NewReader(bundle))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Accepted != 8 || sum.Duplicates != 0 || len(sum.Rejected) != 0 {
+		t.Fatalf("first ingest = %+v, want 8 accepted", sum)
+	}
+	var b struct{ Objects []struct{ ID string } }
+	if err := json.Unmarshal(bundle, &b); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, o := range b.Objects {
+		want = append(want, o.ID)
+	}
+	if !slices.Equal(sum.IDs, want) {
+		t.Errorf("ids = %v, want the bundle's order %v", sum.IDs, want)
+	}
+	sum, err = f.kb.Ingest(ctx, sub, bytes.NewReader(bundle))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Accepted != 0 || sum.Duplicates != 8 || len(sum.IDs) != 0 {
+		t.Fatalf("second ingest = %+v, want 8 duplicates and nothing new", sum)
+	}
+}
+
+func TestIngestRejectsEachInvalidObjectWithAReason(t *testing.T) {
+	f := newFixture(t)
+	sum, err := f.kb.Ingest(context.Background(), kb.Submission{Org: "cert-fr", Workspace: "community"}, bytes.NewReader(read(t, "validation-cases.json")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var expect []struct {
+		ID    string
+		Why   string
+		Valid bool
+	}
+	if err := json.Unmarshal(read(t, "validation-expect.json"), &expect); err != nil {
+		t.Fatal(err)
+	}
+	rejected := map[string]string{}
+	for _, r := range sum.Rejected {
+		rejected[r.ID] = r.Reason
+	}
+	for _, e := range expect {
+		reason, isRejected := rejected[e.ID]
+		if isRejected == e.Valid {
+			t.Errorf("%s (%s): rejected = %v, want %v", e.ID, e.Why, isRejected, !e.Valid)
+		}
+		if isRejected && len(reason) < 8 {
+			t.Errorf("%s: reason %q says too little", e.ID, reason)
+		}
+	}
+}
+
+func TestIngestReadsGzip(t *testing.T) {
+	f := newFixture(t)
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(read(t, "scenario.json"))
+	zw.Close()
+	sum, err := f.kb.Ingest(context.Background(), kb.Submission{Org: "cert-fr", Workspace: "community"}, &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Accepted != 8 {
+		t.Fatalf("gzip'd ingest accepted %d, want 8", sum.Accepted)
+	}
+}
+
+func TestIngestKeepsWhatWasCommittedBeforeBrokenInput(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	// 2,500 valid objects, then the JSON breaks: the first full batches must be kept and the
+	// error must say where the input broke.
+	var b strings.Builder
+	b.WriteString(`{"type":"bundle","id":"bundle--6b8ba7e5-4a39-4a2d-9d0c-3f2d0f8e4f41","objects":[`)
+	for i := range 2500 {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		b.WriteString(identity(i))
+	}
+	b.WriteString(`,{"type": "identity", "id": `)
+	sum, err := f.kb.Ingest(ctx, kb.Submission{Org: "cert-fr", Workspace: "community"}, strings.NewReader(b.String()))
+	if err == nil {
+		t.Fatal("broken input gave no error")
+	}
+	if hub.ErrorCode(err) != hub.EInvalid || hub.ErrorField(err) != "body" {
+		t.Errorf("error = %v, want invalid body", err)
+	}
+	if sum == nil || sum.Accepted < 2000 {
+		t.Fatalf("summary %+v: the full batches before the break should be committed", sum)
+	}
+	n, err := f.store.CountObjects(ctx, hub.Filter{Viewer: hub.Viewer{System: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int(n) != sum.Accepted {
+		t.Errorf("store holds %d objects, summary says %d accepted", n, sum.Accepted)
+	}
+}
+
+func identity(i int) string {
+	return `{"type":"identity","spec_version":"2.1","id":"identity--` + uuidFor(i) + `","created":"2020-01-01T00:00:00.000Z","modified":"2020-01-01T00:00:00.000Z","name":"Org ` + strings.Repeat("x", i%7) + `"}`
+}
+
+func uuidFor(i int) string {
+	s := strings.Repeat("0", 12) + itoa(i)
+	return "7d5f1f8e-1c2b-4a3d-8e9f-" + s[len(s)-12:]
+}
+
+func itoa(i int) string {
+	if i == 0 {
+		return "0"
+	}
+	var d []byte
+	for ; i > 0; i /= 10 {
+		d = append([]byte{byte('0' + i%10)}, d...)
+	}
+	return string(d)
+}
+
+func TestRedReachesOnlyAuthorAndRecipients(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	sum, err := f.kb.Ingest(ctx, kb.Submission{Org: "cert-fr", Workspace: "community", Recipients: []string{"cert-be"}}, bytes.NewReader(read(t, "red-finding.json")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Accepted != 1 {
+		t.Fatalf("accepted %d, want 1", sum.Accepted)
+	}
+	id := sum.IDs[0]
+	for _, tc := range []struct {
+		org  string
+		want bool
+	}{{"cert-fr", true}, {"cert-be", true}, {"cert-uk", false}} {
+		o, err := f.kb.Get(ctx, f.viewer(t, tc.org), id, time.Time{})
+		if got := err == nil; got != tc.want {
+			t.Errorf("%s: visible = %v (err %v), want %v", tc.org, got, err, tc.want)
+		}
+		if err != nil && hub.ErrorCode(err) != hub.ENotFound {
+			t.Errorf("%s: error code %s, want not_found (as if it did not exist)", tc.org, hub.ErrorCode(err))
+		}
+		if err == nil && (o.TLP != hub.TLPRed || !bytes.Contains(o.Body, []byte("192.0.2.55"))) {
+			t.Errorf("%s: got TLP %v body %s", tc.org, o.TLP, o.Body)
+		}
+		objs, err := f.kb.List(ctx, hub.Filter{Viewer: f.viewer(t, tc.org), Types: []string{"indicator"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(objs) == 1; got != tc.want {
+			t.Errorf("%s: listed %d indicators, want visible=%v", tc.org, len(objs), tc.want)
+		}
+	}
+}
+
+func TestIngestRefusesWorkspacesTheSubmitterIsNotIn(t *testing.T) {
+	f := newFixture(t)
+	_, err := f.kb.Ingest(context.Background(), kb.Submission{Org: "cert-uk", Workspace: "cert-fr"}, bytes.NewReader(read(t, "scenario.json")))
+	if hub.ErrorField(err) != "workspace" {
+		t.Fatalf("err = %v, want an error naming the workspace", err)
+	}
+	_, err = f.kb.Ingest(context.Background(), kb.Submission{Org: "cert-fr", Workspace: "community", Recipients: []string{"cert-xx"}}, bytes.NewReader(read(t, "red-finding.json")))
+	if hub.ErrorField(err) != "recipients" {
+		t.Fatalf("err = %v, want an error naming recipients", err)
+	}
+}
+
+func TestBodiesAreSealedInTheStore(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if _, err := f.kb.Ingest(ctx, kb.Submission{Org: "cert-fr", Workspace: "community"}, bytes.NewReader(read(t, "scenario.json"))); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := f.store.ListObjects(ctx, hub.Filter{Viewer: hub.Viewer{System: true}, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range raw {
+		if bytes.Contains(o.Body, []byte("login-ministry")) || bytes.Contains(o.Body, []byte(`"type"`)) {
+			t.Fatalf("%s: the store returned a readable body", o.ID)
+		}
+	}
+}

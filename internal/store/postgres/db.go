@@ -1,0 +1,204 @@
+// Package postgres is the hub.Store for replicas that scale out: PostgreSQL through pgx/v5 and
+// a small connection pool. The SQL sticks to standard types and statements so that it also runs on
+// CockroachDB, except the temporary table PutObjects copies large batches into.
+//
+// The schema lives in the connection's search_path, so a URL carrying
+// "search_path=myschema" keeps a store (or a test) in a schema of its own.
+//
+// Timestamps are timestamptz, which keeps microseconds: finer digits of a time given to the
+// store are dropped (the conformance suite uses milliseconds, as STIX timestamps usually do).
+// Audit times are the exception: int8 unix nanoseconds, so hashes over them verify after a
+// round trip.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"cshub/internal/hub"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// DB is a hub.Store in a PostgreSQL database. It is safe for concurrent use.
+type DB struct {
+	pool *pool
+}
+
+var _ hub.Store = (*DB)(nil)
+
+// Open connects to the database at url (a postgres:// URL or key=value string that pgx
+// accepts; unknown parameters such as search_path are sent as run-time settings, and
+// pool_max_conns sets the pool's size) and brings the schema up to date. It refuses a database whose schema is newer than this program knows.
+func Open(ctx context.Context, url string) (*DB, error) {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, &hub.Error{Code: hub.EInvalid, Field: "url", Message: "not a PostgreSQL connection string", Err: err}
+	}
+	size := 0
+	if v, ok := cfg.RuntimeParams["pool_max_conns"]; ok {
+		delete(cfg.RuntimeParams, "pool_max_conns") // ours, not the server's
+		if size, err = strconv.Atoi(v); err != nil || size < 1 {
+			return nil, hub.FieldError("url", "pool_max_conns must be a positive number, not %q", v)
+		}
+	}
+	pool := newPool(cfg, size)
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, mapErr(err, "connect to PostgreSQL")
+	}
+	db := &DB{pool: pool}
+	if err := db.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Close closes the pool, waiting for connections in use to be returned.
+func (db *DB) Close() error {
+	db.pool.Close()
+	return nil
+}
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+func loadMigrations() ([]migration, error) {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migrations/")
+		num, _, _ := strings.Cut(base, "_")
+		v, err := strconv.Atoi(num)
+		if err != nil {
+			return nil, fmt.Errorf("migration %s: name must start with its version number: %w", base, err)
+		}
+		b, err := migrations.ReadFile(name)
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{version: v, name: base, sql: string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	return ms, nil
+}
+
+// migrate applies, each in its own transaction, the migrations newer than the recorded version.
+// Two replicas migrating at once cannot both succeed: the second fails on the schema_version
+// key and applies nothing, and opening again finds the schema current.
+func (db *DB) migrate(ctx context.Context) error {
+	ms, err := loadMigrations()
+	if err != nil {
+		return &hub.Error{Code: hub.EInternal, Message: "reading embedded migrations", Err: err}
+	}
+	if _, err := db.pool.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_version (
+		version integer PRIMARY KEY,
+		applied timestamptz NOT NULL
+	)`); err != nil {
+		return mapErr(err, "create schema_version")
+	}
+	var cur int
+	if err := db.pool.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&cur); err != nil {
+		return mapErr(err, "read schema_version")
+	}
+	known := 0
+	if len(ms) > 0 {
+		known = ms[len(ms)-1].version
+	}
+	if cur > known {
+		return hub.Errorf(hub.EInternal, "the database schema is at version %d but this cshub knows versions up to %d only: upgrade cshub before opening this database", cur, known)
+	}
+	for _, m := range ms {
+		if m.version <= cur {
+			continue
+		}
+		err := db.write(ctx, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, m.sql); err != nil {
+				return mapErr(err, "migration %s", m.name)
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO schema_version (version, applied) VALUES ($1, now())`, m.version)
+			return mapErr(err, "record migration %s", m.name)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// write runs fn in a transaction and commits it if fn returns nil.
+func (db *DB) write(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	tx, err := db.pool.Begin(ctx)
+	if err != nil {
+		return mapErr(err, "begin")
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback(context.Background())
+		return err
+	}
+	return mapErr(tx.Commit(ctx), "commit")
+}
+
+// mapErr turns a driver error into a *hub.Error: the one place where PostgreSQL's error codes
+// meet the hub's. It keeps *hub.Error values as they are and wraps every other error with %w,
+// so nothing is lost. A nil err gives nil.
+func mapErr(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	var he *hub.Error
+	if errors.As(err, &he) {
+		return err
+	}
+	msg := fmt.Sprintf(format, args...)
+	code := hub.EInternal
+	var pe *pgconn.PgError
+	var ne net.Error
+	var ce *pgconn.ConnectError
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		code = hub.ENotFound
+	case errors.As(err, &pe):
+		switch {
+		case pe.Code == "23505": // unique_violation
+			code = hub.EConflict
+		case pe.Code == "23503": // foreign_key_violation
+			code = hub.EInvalid
+			msg += ": it refers to an organisation, user or workspace that does not exist"
+		case pe.Code == "40001" || pe.Code == "40P01": // serialization failure, deadlock: retry
+			code = hub.EUnavailable
+		case strings.HasPrefix(pe.Code, "08"), strings.HasPrefix(pe.Code, "53"), strings.HasPrefix(pe.Code, "57P"):
+			// connection exceptions, insufficient resources, operator intervention
+			code = hub.EUnavailable
+		}
+	case errors.As(err, &ce), errors.As(err, &ne), errors.Is(err, context.DeadlineExceeded):
+		code = hub.EUnavailable
+	}
+	return &hub.Error{Code: code, Message: msg, Err: err}
+}
+
+// utc normalises a time read from PostgreSQL, which pgx gives in the local zone.
+func utc(t time.Time) time.Time { return t.UTC() }
+
+// now is the one timestamp of a transaction that is not given by the caller, at the precision
+// the database keeps.
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }

@@ -1,0 +1,449 @@
+package postgres
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"cshub/internal/hub"
+)
+
+// DefaultLimit is how many objects ListObjects returns when the filter sets no Limit.
+const DefaultLimit = 1000
+
+// copyThreshold is the batch size from which PutObjects copies into a temporary table instead
+// of sending multi-row INSERTs: below it, creating the table costs more than it saves.
+const copyThreshold = 64
+
+var objectCols = []string{"seq", "id", "type", "workspace", "author", "tlp", "created", "modified", "added", "revoked", "latest", "body"}
+
+type objKey struct {
+	workspace, id string
+	modified      time.Time
+}
+
+// row is an object as it is written, its times cut to the microseconds PostgreSQL keeps.
+type row struct {
+	o                 *hub.Object
+	seq               int64
+	created, modified time.Time
+	latest            bool
+}
+
+func (r *row) values(added time.Time) []any {
+	o := r.o
+	body := o.Body
+	if body == nil {
+		body = []byte{} // the column is NOT NULL; an empty body is still a body
+	}
+	return []any{r.seq, o.ID, o.Type, o.Workspace, o.Author, int16(o.TLP), r.created, r.modified, added, o.Revoked, r.latest, body}
+}
+
+// prepare validates objs, drops repeats of the same version within the batch and marks the
+// newest version of each (workspace, id) in the batch as latest.
+func prepare(objs []*hub.Object) ([]row, error) {
+	rows := make([]row, 0, len(objs))
+	seen := make(map[objKey]struct{}, len(objs))
+	newest := make(map[[2]string]int, len(objs))
+	for _, o := range objs {
+		if o.ID == "" {
+			return nil, hub.FieldError("id", "an object has no id")
+		}
+		if o.Workspace == "" {
+			return nil, hub.FieldError("workspace", "object %s has no workspace", o.ID)
+		}
+		if o.TLP <= hub.TLPUnset || o.TLP > hub.TLPRed {
+			return nil, hub.FieldError("tlp", "object %s has no valid TLP level (%d)", o.ID, o.TLP)
+		}
+		m := o.Modified.UTC().Truncate(time.Microsecond)
+		k := objKey{o.Workspace, o.ID, m}
+		if _, dup := seen[k]; dup {
+			continue
+		}
+		seen[k] = struct{}{}
+		rows = append(rows, row{o: o, created: o.Created.UTC().Truncate(time.Microsecond), modified: m})
+		hk := [2]string{o.Workspace, o.ID}
+		if i, ok := newest[hk]; !ok || rows[i].modified.Before(m) {
+			newest[hk] = len(rows) - 1
+		}
+	}
+	for _, i := range newest {
+		rows[i].latest = true
+	}
+	return rows, nil
+}
+
+// lockSeq locks the object_seq row until tx ends and returns the last seq handed out. Holding
+// it serializes object writers, so seqs become visible in increasing order.
+func lockSeq(ctx context.Context, tx pgx.Tx) (int64, error) {
+	var last int64
+	err := tx.QueryRow(ctx, `SELECT last FROM object_seq WHERE id = 1 FOR UPDATE`).Scan(&last)
+	return last, mapErr(err, "lock object seq")
+}
+
+// PutObjects stores the versions not stored yet in one transaction; see hub.ObjectStore. Large
+// batches are copied into a temporary table and inserted from there with ON CONFLICT DO
+// NOTHING; small ones go in as multi-row INSERTs. Latest flags are kept as in package sqlite.
+func (db *DB) PutObjects(ctx context.Context, objs []*hub.Object, opt hub.PutOptions) (int, error) {
+	for _, o := range objs {
+		o.Seq = 0
+	}
+	rows, err := prepare(objs)
+	if err != nil || len(rows) == 0 {
+		return 0, err
+	}
+	at := opt.Now
+	if at.IsZero() {
+		at = now()
+	}
+	at = at.UTC().Truncate(time.Microsecond)
+	inserted := make(map[int64]bool, len(rows))
+	err = db.write(ctx, func(tx pgx.Tx) error {
+		last, err := lockSeq(ctx, tx)
+		if err != nil {
+			return err
+		}
+		for i := range rows {
+			rows[i].seq = last + int64(i) + 1
+		}
+		if len(rows) >= copyThreshold {
+			err = copyInsert(ctx, tx, rows, at, inserted)
+		} else {
+			err = valuesInsert(ctx, tx, rows, at, inserted)
+		}
+		if err != nil || len(inserted) == 0 {
+			return err
+		}
+		if err := copyExtras(ctx, tx, rows, inserted); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, fixLatestSQL, last); err != nil {
+			return mapErr(err, "update latest versions")
+		}
+		_, err = tx.Exec(ctx, `UPDATE object_seq SET last = $1 WHERE id = 1`, last+int64(len(rows)))
+		return mapErr(err, "update object seq")
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, r := range rows {
+		if inserted[r.seq] {
+			r.o.Seq = r.seq
+			r.o.Added = at
+		}
+	}
+	return len(inserted), nil
+}
+
+// fixLatestSQL settles latest after a batch whose first seq is $1 + 1; see package sqlite.
+const fixLatestSQL = `
+UPDATE objects SET latest = false WHERE seq IN (
+	SELECT CASE WHEN o.modified < n.modified THEN o.seq ELSE n.seq END
+	FROM objects n
+	JOIN objects o ON o.id = n.id AND o.workspace = n.workspace AND o.latest AND o.seq <= $1
+	WHERE n.seq > $1 AND n.latest)`
+
+func collectSeqs(rs pgx.Rows, inserted map[int64]bool) error {
+	defer rs.Close()
+	for rs.Next() {
+		var seq int64
+		if err := rs.Scan(&seq); err != nil {
+			return mapErr(err, "insert objects")
+		}
+		inserted[seq] = true
+	}
+	return mapErr(rs.Err(), "insert objects")
+}
+
+func valuesInsert(ctx context.Context, tx pgx.Tx, rows []row, added time.Time, inserted map[int64]bool) error {
+	var b strings.Builder
+	b.WriteString("INSERT INTO objects (" + strings.Join(objectCols, ", ") + ") VALUES ")
+	args := make([]any, 0, len(rows)*len(objectCols))
+	for i := range rows {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('(')
+		for j := range objectCols {
+			if j > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString("$" + strconv.Itoa(len(args)+j+1))
+		}
+		b.WriteByte(')')
+		args = append(args, rows[i].values(added)...)
+	}
+	b.WriteString(" ON CONFLICT (id, workspace, modified) DO NOTHING RETURNING seq")
+	rs, err := tx.Query(ctx, b.String(), args...)
+	if err != nil {
+		return mapErr(err, "insert objects")
+	}
+	return collectSeqs(rs, inserted)
+}
+
+func copyInsert(ctx context.Context, tx pgx.Tx, rows []row, added time.Time, inserted map[int64]bool) error {
+	if _, err := tx.Exec(ctx, `CREATE TEMPORARY TABLE put_objects (
+		seq bigint, id text, type text, workspace text, author text, tlp smallint,
+		created timestamptz, modified timestamptz, added timestamptz, revoked boolean, latest boolean, body bytea
+	) ON COMMIT DROP`); err != nil {
+		return mapErr(err, "create temporary table")
+	}
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"put_objects"}, objectCols, pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
+		return rows[i].values(added), nil
+	}))
+	if err != nil {
+		return mapErr(err, "copy objects")
+	}
+	cols := strings.Join(objectCols, ", ")
+	rs, err := tx.Query(ctx, "INSERT INTO objects ("+cols+") SELECT "+cols+" FROM put_objects ON CONFLICT (id, workspace, modified) DO NOTHING RETURNING seq")
+	if err != nil {
+		return mapErr(err, "insert objects")
+	}
+	return collectSeqs(rs, inserted)
+}
+
+// copyExtras copies the recipients and tokens of the inserted rows, each once per object.
+func copyExtras(ctx context.Context, tx pgx.Tx, rows []row, inserted map[int64]bool) error {
+	var recips, toks [][]any
+	for _, r := range rows {
+		if !inserted[r.seq] {
+			continue
+		}
+		seen := map[string]bool{}
+		for _, org := range r.o.Recipients {
+			if !seen[org] {
+				seen[org] = true
+				recips = append(recips, []any{r.seq, org})
+			}
+		}
+		seenTok := map[string]bool{}
+		for _, t := range r.o.Tokens {
+			if !seenTok[string(t)] {
+				seenTok[string(t)] = true
+				toks = append(toks, []any{t, r.seq})
+			}
+		}
+	}
+	if len(recips) > 0 {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"object_recipients"}, []string{"seq", "org"}, pgx.CopyFromRows(recips)); err != nil {
+			return mapErr(err, "copy object recipients")
+		}
+	}
+	if len(toks) > 0 {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"object_tokens"}, []string{"token", "seq"}, pgx.CopyFromRows(toks)); err != nil {
+			return mapErr(err, "copy object tokens")
+		}
+	}
+	return nil
+}
+
+// RawCopy copies objs into the same tables with one plain COPY, without PutObjects' duplicate
+// handling or latest-version upkeep: every row is marked latest and a version already stored
+// fails the call. It is the baseline the ingest benchmark compares PutObjects against, not a
+// way to store objects.
+func (db *DB) RawCopy(ctx context.Context, objs []*hub.Object) error {
+	rows := make([]row, len(objs))
+	for i, o := range objs {
+		rows[i] = row{o: o, created: o.Created.UTC().Truncate(time.Microsecond), modified: o.Modified.UTC().Truncate(time.Microsecond), latest: true}
+	}
+	added := now()
+	return db.write(ctx, func(tx pgx.Tx) error {
+		last, err := lockSeq(ctx, tx)
+		if err != nil {
+			return err
+		}
+		inserted := make(map[int64]bool, len(rows))
+		for i := range rows {
+			rows[i].seq = last + int64(i) + 1
+			inserted[rows[i].seq] = true
+		}
+		_, err = tx.CopyFrom(ctx, pgx.Identifier{"objects"}, objectCols, pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
+			return rows[i].values(added), nil
+		}))
+		if err != nil {
+			return mapErr(err, "copy objects")
+		}
+		if err := copyExtras(ctx, tx, rows, inserted); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE object_seq SET last = $1 WHERE id = 1`, last+int64(len(rows)))
+		return mapErr(err, "update object seq")
+	})
+}
+
+// query builds a statement and its arguments side by side.
+type query struct {
+	b    strings.Builder
+	args []any
+}
+
+func (q *query) sql(s string) *query { q.b.WriteString(s); return q }
+
+func (q *query) arg(v any) *query {
+	q.args = append(q.args, v)
+	q.b.WriteString("$" + strconv.Itoa(len(q.args)))
+	return q
+}
+
+// in appends " = ANY($n)" with vals as one array parameter.
+func (q *query) in(vals []string) *query {
+	q.sql(" = ANY(")
+	q.arg(vals)
+	return q.sql(")")
+}
+
+// visibleWorkspaces returns the workspaces v may read, narrowed to narrow when it is not empty;
+// all is true when v sees every workspace (a system viewer with no narrowing).
+func visibleWorkspaces(v hub.Viewer, narrow []string) (ws []string, all bool) {
+	if v.System {
+		return narrow, len(narrow) == 0
+	}
+	if len(narrow) == 0 {
+		return v.Workspaces, false
+	}
+	for _, w := range narrow {
+		if slices.Contains(v.Workspaces, w) {
+			ws = append(ws, w)
+		}
+	}
+	return ws, false
+}
+
+// access appends the access rule of hub.ObjectStore for objects aliased o, preceded by " AND ".
+// It returns false when v can see nothing, so no query needs to run.
+func (q *query) access(v hub.Viewer, narrow []string) bool {
+	ws, all := visibleWorkspaces(v, narrow)
+	if all {
+		return true
+	}
+	if len(ws) == 0 {
+		return false
+	}
+	q.sql(" AND o.workspace").in(ws)
+	if v.System {
+		return true
+	}
+	q.sql(" AND (o.tlp < ").arg(int16(hub.TLPRed)).sql(" OR o.author = ").arg(v.Org).
+		sql(" OR EXISTS (SELECT 1 FROM object_recipients r WHERE r.seq = o.seq AND r.org = ").arg(v.Org).sql("))")
+	return true
+}
+
+// where appends the conditions of f, cursor excepted, after "WHERE true".
+func (q *query) where(f hub.Filter) bool {
+	q.sql(" WHERE true")
+	if !q.access(f.Viewer, f.Workspaces) {
+		return false
+	}
+	if len(f.Types) > 0 {
+		q.sql(" AND o.type").in(f.Types)
+	}
+	if len(f.IDs) > 0 {
+		q.sql(" AND o.id").in(f.IDs)
+	}
+	if f.Token != nil {
+		q.sql(" AND o.seq IN (SELECT t.seq FROM object_tokens t WHERE t.token = ").arg(f.Token).sql(")")
+	}
+	if !f.AddedAfter.IsZero() {
+		q.sql(" AND o.added > ").arg(f.AddedAfter)
+	}
+	if !f.AllVersions {
+		q.sql(" AND o.latest")
+	}
+	return true
+}
+
+// selectObject reads objects with their recipients and tokens in one statement, so one
+// snapshot serves them all.
+const selectObject = `SELECT o.seq, o.id, o.type, o.workspace, o.author, o.tlp, o.created, o.modified, o.added, o.revoked, o.body,
+	ARRAY(SELECT r.org FROM object_recipients r WHERE r.seq = o.seq ORDER BY r.org),
+	ARRAY(SELECT t.token FROM object_tokens t WHERE t.seq = o.seq ORDER BY t.token)
+FROM objects o`
+
+// GetObject returns the newest version of id that v may see across its workspaces, or the
+// exact version when modified is not zero; see hub.ObjectStore.
+func (db *DB) GetObject(ctx context.Context, v hub.Viewer, id string, modified time.Time) (*hub.Object, error) {
+	q := &query{}
+	q.sql(selectObject).sql(" WHERE o.id = ").arg(id)
+	if !modified.IsZero() {
+		q.sql(" AND o.modified = ").arg(modified.UTC().Truncate(time.Microsecond))
+	}
+	if !q.access(v, nil) {
+		return nil, hub.Errorf(hub.ENotFound, "no object %s", id)
+	}
+	if modified.IsZero() {
+		q.sql(" ORDER BY o.modified DESC, o.seq DESC LIMIT 1")
+	} else {
+		q.sql(" ORDER BY o.seq LIMIT 1")
+	}
+	objs, err := db.objects(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if len(objs) == 0 {
+		return nil, hub.Errorf(hub.ENotFound, "no object %s", id)
+	}
+	return objs[0], nil
+}
+
+// ListObjects returns the versions f selects that f.Viewer may see, in seq order; see
+// hub.ObjectStore.
+func (db *DB) ListObjects(ctx context.Context, f hub.Filter) ([]*hub.Object, error) {
+	q := &query{}
+	q.sql(selectObject)
+	if !q.where(f) {
+		return nil, nil
+	}
+	if f.AfterSeq > 0 {
+		q.sql(" AND o.seq > ").arg(f.AfterSeq)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	q.sql(" ORDER BY o.seq LIMIT ").arg(int64(limit))
+	return db.objects(ctx, q)
+}
+
+// CountObjects counts what ListObjects would return without a limit or cursor.
+func (db *DB) CountObjects(ctx context.Context, f hub.Filter) (int64, error) {
+	q := &query{}
+	q.sql("SELECT COUNT(*) FROM objects o")
+	if !q.where(f) {
+		return 0, nil
+	}
+	var n int64
+	if err := db.pool.QueryRow(ctx, q.b.String(), q.args...).Scan(&n); err != nil {
+		return 0, mapErr(err, "count objects")
+	}
+	return n, nil
+}
+
+func (db *DB) objects(ctx context.Context, q *query) ([]*hub.Object, error) {
+	rows, err := db.pool.Query(ctx, q.b.String(), q.args...)
+	if err != nil {
+		return nil, mapErr(err, "list objects")
+	}
+	defer rows.Close()
+	var objs []*hub.Object
+	for rows.Next() {
+		o := &hub.Object{}
+		var tlp int16
+		if err := rows.Scan(&o.Seq, &o.ID, &o.Type, &o.Workspace, &o.Author, &tlp, &o.Created, &o.Modified, &o.Added, &o.Revoked, &o.Body, &o.Recipients, &o.Tokens); err != nil {
+			return nil, mapErr(err, "read object")
+		}
+		o.TLP = hub.TLP(tlp)
+		o.Created, o.Modified, o.Added = utc(o.Created), utc(o.Modified), utc(o.Added)
+		if len(o.Recipients) == 0 {
+			o.Recipients = nil
+		}
+		if len(o.Tokens) == 0 {
+			o.Tokens = nil
+		}
+		objs = append(objs, o)
+	}
+	return objs, mapErr(rows.Err(), "list objects")
+}

@@ -1,0 +1,305 @@
+// Package sqlite is the embedded hub.Store: one SQLite file through modernc.org/sqlite (pure Go,
+// no cgo).
+//
+// Every pooled connection gets its settings from the connection string: WAL journal, foreign
+// keys, a busy timeout and synchronous=NORMAL. Writes go through a pool of exactly one connection,
+// so writers queue in Go rather than spin on SQLITE_BUSY; reads go through a separate pool of
+// read-only connections, which WAL lets run beside the writer.
+//
+// Timestamps are stored as INTEGER unix nanoseconds in UTC: they sort as numbers and round-trip
+// exactly. That limits them to the years 1678 to 2262; the zero time.Time is stored as the
+// smallest INTEGER and read back as the zero time.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"net/url"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"cshub/internal/hub"
+
+	sqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// DB is a hub.Store kept in one SQLite file. It is safe for concurrent use.
+type DB struct {
+	w *sql.DB // exactly one connection: all writes, serialized
+	r *sql.DB // read-only connections
+}
+
+var _ hub.Store = (*DB)(nil)
+
+// Open opens the SQLite database at path, creating it if needed, and brings its schema up to
+// date. It refuses a database whose schema is newer than this program knows.
+func Open(path string) (*DB, error) {
+	if path == "" {
+		return nil, hub.FieldError("path", "the SQLite database path is empty")
+	}
+	pragmas := []string{
+		"busy_timeout(10000)",
+		"journal_mode(WAL)",
+		"foreign_keys(1)",
+		"synchronous(NORMAL)",
+		"temp_store(MEMORY)",
+		"cache_size(-32000)", // 32 MB: bulk inserts touch many index pages
+	}
+	q := url.Values{}
+	for _, p := range pragmas {
+		q.Add("_pragma", p)
+	}
+	wq := url.Values{}
+	for k, v := range q {
+		wq[k] = v
+	}
+	// IMMEDIATE takes the write lock at BEGIN, so a transaction never fails half-way when it
+	// upgrades from reading to writing.
+	wq.Set("_txlock", "immediate")
+	w, err := sql.Open("sqlite", path+"?"+wq.Encode())
+	if err != nil {
+		return nil, mapErr(err, "open %s", path)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxIdleTime(0)
+	w.SetConnMaxLifetime(0)
+
+	db := &DB{w: w}
+	if err := db.migrate(context.Background()); err != nil {
+		w.Close()
+		return nil, err
+	}
+
+	rq := url.Values{}
+	for k, v := range q {
+		rq[k] = v
+	}
+	rq.Set("_query_only", "1")
+	r, err := sql.Open("sqlite", path+"?"+rq.Encode())
+	if err != nil {
+		w.Close()
+		return nil, mapErr(err, "open %s", path)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	db.r = r
+	if err := r.PingContext(context.Background()); err != nil {
+		db.Close()
+		return nil, mapErr(err, "open %s", path)
+	}
+	return db, nil
+}
+
+// Close closes both pools.
+func (db *DB) Close() error {
+	var errs []error
+	if db.r != nil {
+		errs = append(errs, db.r.Close())
+	}
+	errs = append(errs, db.w.Close())
+	return errors.Join(errs...)
+}
+
+// Check runs PRAGMA integrity_check and returns an EIntegrity error listing what it found, or
+// nil for a sound file.
+func (db *DB) Check(ctx context.Context) error {
+	rows, err := db.r.QueryContext(ctx, "PRAGMA integrity_check")
+	if err != nil {
+		return mapErr(err, "integrity check")
+	}
+	defer rows.Close()
+	var problems []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return mapErr(err, "integrity check")
+		}
+		if s != "ok" {
+			problems = append(problems, s)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return mapErr(err, "integrity check")
+	}
+	if len(problems) > 0 {
+		return hub.Errorf(hub.EIntegrity, "SQLite integrity check failed: %s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+func loadMigrations() ([]migration, error) {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migrations/")
+		num, _, _ := strings.Cut(base, "_")
+		v, err := strconv.Atoi(num)
+		if err != nil {
+			return nil, fmt.Errorf("migration %s: name must start with its version number: %w", base, err)
+		}
+		b, err := migrations.ReadFile(name)
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{version: v, name: base, sql: string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	return ms, nil
+}
+
+// migrate applies, each in its own transaction, the migrations newer than the recorded version.
+func (db *DB) migrate(ctx context.Context) error {
+	ms, err := loadMigrations()
+	if err != nil {
+		return &hub.Error{Code: hub.EInternal, Message: "reading embedded migrations", Err: err}
+	}
+	if _, err := db.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (
+		version INTEGER PRIMARY KEY,
+		applied INTEGER NOT NULL
+	)`); err != nil {
+		return mapErr(err, "create schema_version")
+	}
+	var cur int
+	if err := db.w.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&cur); err != nil {
+		return mapErr(err, "read schema_version")
+	}
+	known := 0
+	if len(ms) > 0 {
+		known = ms[len(ms)-1].version
+	}
+	if cur > known {
+		return hub.Errorf(hub.EInternal, "the database schema is at version %d but this cshub knows versions up to %d only: upgrade cshub before opening this database", cur, known)
+	}
+	for _, m := range ms {
+		if m.version <= cur {
+			continue
+		}
+		err := db.write(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+				return mapErr(err, "migration %s", m.name)
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version, applied) VALUES (?, ?)`, m.version, time.Now().UnixNano())
+			return mapErr(err, "record migration %s", m.name)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// write runs fn in a write transaction and commits it if fn returns nil.
+func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr(err, "begin")
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return mapErr(tx.Commit(), "commit")
+}
+
+// mapErr turns a driver error into a *hub.Error: the one place where SQLite's codes meet the
+// hub's. It keeps *hub.Error values as they are and wraps every other error with %w, so nothing
+// is lost. A nil err gives nil.
+func mapErr(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	var he *hub.Error
+	if errors.As(err, &he) {
+		return err
+	}
+	msg := fmt.Sprintf(format, args...)
+	code := hub.EInternal
+	var se *sqlite.Error
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		code = hub.ENotFound
+	case errors.Is(err, context.DeadlineExceeded):
+		code = hub.EUnavailable
+	case errors.As(err, &se):
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			code = hub.EConflict
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			code = hub.EInvalid
+			msg += ": it refers to an organisation, user or workspace that does not exist"
+		default:
+			switch se.Code() & 0xff {
+			case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+				code = hub.EUnavailable
+			}
+		}
+	}
+	return &hub.Error{Code: code, Message: msg, Err: err}
+}
+
+// Time encoding: see the package comment.
+
+const zeroNanos = math.MinInt64
+
+var (
+	minTime = time.Unix(0, math.MinInt64+1)
+	maxTime = time.Unix(0, math.MaxInt64)
+)
+
+// nanos encodes t, or fails with an EInvalid error naming field when t cannot be stored.
+func nanos(field string, t time.Time) (int64, error) {
+	if t.IsZero() {
+		return zeroNanos, nil
+	}
+	if t.Before(minTime) || t.After(maxTime) {
+		return 0, hub.FieldError(field, "%s is outside the years 1678 to 2262 that the store can keep", t.Format(time.RFC3339))
+	}
+	return t.UnixNano(), nil
+}
+
+func fromNanos(n int64) time.Time {
+	if n == zeroNanos {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+func nullNanos(n sql.NullInt64) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return fromNanos(n.Int64)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// now is the one timestamp of a transaction that is not given by the caller.
+func now() time.Time { return time.Now().UTC() }

@@ -1,0 +1,542 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"time"
+
+	"cshub/internal/hub"
+)
+
+// DefaultLimit is how many objects ListObjects returns when the filter sets no Limit.
+const DefaultLimit = 1000
+
+// insertChunk is how many rows one multi-row INSERT carries: 12 parameters a row stays far below
+// SQLite's limit of 32,766 and amortizes statement overhead.
+const insertChunk = 200
+
+const objectCols = "seq, id, type, workspace, author, tlp, created, modified, added, revoked, latest, body"
+
+type objKey struct {
+	workspace, id string
+	modified      int64
+}
+
+// row is an object as it is written.
+type row struct {
+	o                 *hub.Object
+	seq               int64
+	created, modified int64
+	latest            bool
+}
+
+// prepare validates objs, drops repeats of the same version within the batch and encodes times.
+func prepare(objs []*hub.Object) ([]row, error) {
+	rows := make([]row, 0, len(objs))
+	seen := make(map[objKey]struct{}, len(objs))
+	newest := make(map[[2]string]int, len(objs)) // (workspace, id) -> index in rows
+	for _, o := range objs {
+		if o.ID == "" {
+			return nil, hub.FieldError("id", "an object has no id")
+		}
+		if o.Workspace == "" {
+			return nil, hub.FieldError("workspace", "object %s has no workspace", o.ID)
+		}
+		if o.TLP <= hub.TLPUnset || o.TLP > hub.TLPRed {
+			return nil, hub.FieldError("tlp", "object %s has no valid TLP level (%d)", o.ID, o.TLP)
+		}
+		c, err := nanos("created", o.Created)
+		if err != nil {
+			return nil, err
+		}
+		m, err := nanos("modified", o.Modified)
+		if err != nil {
+			return nil, err
+		}
+		k := objKey{o.Workspace, o.ID, m}
+		if _, dup := seen[k]; dup {
+			continue
+		}
+		seen[k] = struct{}{}
+		rows = append(rows, row{o: o, created: c, modified: m})
+		hk := [2]string{o.Workspace, o.ID}
+		if i, ok := newest[hk]; !ok || rows[i].modified < m {
+			newest[hk] = len(rows) - 1
+		}
+	}
+	for _, i := range newest {
+		rows[i].latest = true
+	}
+	return rows, nil
+}
+
+// PutObjects stores the versions not stored yet in one transaction; see hub.ObjectStore. Each
+// new row is marked latest when it is the newest of its batch, and one UPDATE then clears the
+// flag on whichever of the old latest and the new one is older, so a late-arriving older version
+// never becomes latest.
+//
+// If the newest of a batch is a version already stored, every other version of the batch is
+// older than the stored latest one, so none of them must be marked, and none is.
+func (db *DB) PutObjects(ctx context.Context, objs []*hub.Object, opt hub.PutOptions) (int, error) {
+	for _, o := range objs {
+		o.Seq = 0
+	}
+	rows, err := prepare(objs)
+	if err != nil || len(rows) == 0 {
+		return 0, err
+	}
+	at := opt.Now
+	if at.IsZero() {
+		at = now()
+	}
+	at = at.UTC()
+	added, err := nanos("added", at)
+	if err != nil {
+		return 0, err
+	}
+	inserted := make(map[int64]bool, len(rows))
+	err = db.write(ctx, func(tx *sql.Tx) error {
+		var last int64
+		if err := tx.QueryRowContext(ctx, `SELECT last FROM object_seq WHERE id = 1`).Scan(&last); err != nil {
+			return mapErr(err, "read object seq")
+		}
+		for i := range rows {
+			rows[i].seq = last + int64(i) + 1
+		}
+		if err := insertObjects(ctx, tx, rows, added, true, inserted); err != nil {
+			return err
+		}
+		if len(inserted) == 0 {
+			return nil
+		}
+		if err := insertExtras(ctx, tx, rows, inserted); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, fixLatestSQL, last); err != nil {
+			return mapErr(err, "update latest versions")
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE object_seq SET last = ? WHERE id = 1`, last+int64(len(rows)))
+		return mapErr(err, "update object seq")
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, r := range rows {
+		if inserted[r.seq] {
+			r.o.Seq = r.seq
+			r.o.Added = at
+		}
+	}
+	return len(inserted), nil
+}
+
+// fixLatestSQL settles latest after a batch whose first seq is ?1 + 1. Before the batch each
+// (workspace, id) had one latest version, its newest (seq <= ?1); the batch marked at most one
+// more, its own newest (seq > ?1). Where a key has both, the older loses the flag. One index
+// range scan per new latest row: (id, workspace) leads the version key.
+const fixLatestSQL = `
+UPDATE objects SET latest = 0 WHERE seq IN (
+	SELECT CASE WHEN o.modified < n.modified THEN o.seq ELSE n.seq END
+	FROM objects n
+	JOIN objects o ON o.id = n.id AND o.workspace = n.workspace AND o.latest = 1 AND o.seq <= ?1
+	WHERE n.seq > ?1 AND n.latest = 1)`
+
+// insertObjects writes rows with multi-row INSERTs. With dedup, versions already stored are
+// skipped and the seqs of the rows written are put in inserted; without, a stored version fails
+// the whole statement with EConflict.
+func insertObjects(ctx context.Context, tx *sql.Tx, rows []row, added int64, dedup bool, inserted map[int64]bool) error {
+	var full *sql.Stmt
+	defer func() {
+		if full != nil {
+			full.Close()
+		}
+	}()
+	args := make([]any, 0, insertChunk*12)
+	for start := 0; start < len(rows); start += insertChunk {
+		chunk := rows[start:min(start+insertChunk, len(rows))]
+		args = args[:0]
+		for _, r := range chunk {
+			o := r.o
+			args = append(args, r.seq, o.ID, o.Type, o.Workspace, o.Author, int(o.TLP), r.created, r.modified,
+				added, boolInt(o.Revoked), boolInt(r.latest), bodyBytes(o.Body))
+		}
+		var stmt *sql.Stmt
+		if len(chunk) == insertChunk && full != nil {
+			stmt = full
+		} else {
+			s, err := tx.PrepareContext(ctx, insertSQL(len(chunk), dedup))
+			if err != nil {
+				return mapErr(err, "prepare insert")
+			}
+			if len(chunk) == insertChunk {
+				full = s
+			} else {
+				defer s.Close()
+			}
+			stmt = s
+		}
+		if !dedup {
+			if _, err := stmt.ExecContext(ctx, args...); err != nil {
+				return mapErr(err, "insert objects")
+			}
+			for _, r := range chunk {
+				inserted[r.seq] = true
+			}
+			continue
+		}
+		res, err := stmt.QueryContext(ctx, args...)
+		if err != nil {
+			return mapErr(err, "insert objects")
+		}
+		for res.Next() {
+			var seq int64
+			if err := res.Scan(&seq); err != nil {
+				res.Close()
+				return mapErr(err, "insert objects")
+			}
+			inserted[seq] = true
+		}
+		if err := res.Close(); err != nil {
+			return mapErr(err, "insert objects")
+		}
+		if err := res.Err(); err != nil {
+			return mapErr(err, "insert objects")
+		}
+	}
+	return nil
+}
+
+func bodyBytes(b []byte) []byte {
+	if b == nil {
+		return []byte{} // the column is NOT NULL; an empty body is still a body
+	}
+	return b
+}
+
+func insertSQL(n int, dedup bool) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO objects (" + objectCols + ") VALUES ")
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?)")
+	}
+	if dedup {
+		b.WriteString(" ON CONFLICT (id, workspace, modified) DO NOTHING RETURNING seq")
+	}
+	return b.String()
+}
+
+// insertExtras writes the recipients and tokens of the inserted rows.
+func insertExtras(ctx context.Context, tx *sql.Tx, rows []row, inserted map[int64]bool) error {
+	var recips, toks []any
+	for _, r := range rows {
+		if !inserted[r.seq] {
+			continue
+		}
+		for _, org := range r.o.Recipients {
+			recips = append(recips, r.seq, org)
+		}
+		for _, t := range r.o.Tokens {
+			toks = append(toks, t, r.seq)
+		}
+	}
+	if err := insertPairs(ctx, tx, "INSERT OR IGNORE INTO object_recipients (seq, org) VALUES ", recips); err != nil {
+		return err
+	}
+	return insertPairs(ctx, tx, "INSERT OR IGNORE INTO object_tokens (token, seq) VALUES ", toks)
+}
+
+// insertPairs runs prefix followed by as many (?, ?) as args holds pairs, in chunks.
+func insertPairs(ctx context.Context, tx *sql.Tx, prefix string, args []any) error {
+	const chunk = 1000 // pairs
+	for start := 0; start < len(args); start += 2 * chunk {
+		part := args[start:min(start+2*chunk, len(args))]
+		var b strings.Builder
+		b.WriteString(prefix)
+		for i := 0; i < len(part); i += 2 {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString("(?,?)")
+		}
+		if _, err := tx.ExecContext(ctx, b.String(), part...); err != nil {
+			return mapErr(err, "insert object recipients or tokens")
+		}
+	}
+	return nil
+}
+
+// RawInsert writes objs with the same rows and indexes as PutObjects, in the same batches, but
+// without its duplicate handling or latest-version upkeep: every row is marked latest and a
+// version already stored fails the call. It is the baseline the ingest benchmark compares
+// PutObjects against, not a way to store objects.
+func (db *DB) RawInsert(ctx context.Context, objs []*hub.Object) error {
+	rows := make([]row, len(objs))
+	for i, o := range objs {
+		c, err := nanos("created", o.Created)
+		if err != nil {
+			return err
+		}
+		m, err := nanos("modified", o.Modified)
+		if err != nil {
+			return err
+		}
+		rows[i] = row{o: o, created: c, modified: m, latest: true}
+	}
+	added := time.Now().UnixNano()
+	return db.write(ctx, func(tx *sql.Tx) error {
+		var last int64
+		if err := tx.QueryRowContext(ctx, `SELECT last FROM object_seq WHERE id = 1`).Scan(&last); err != nil {
+			return mapErr(err, "read object seq")
+		}
+		for i := range rows {
+			rows[i].seq = last + int64(i) + 1
+		}
+		inserted := make(map[int64]bool, len(rows))
+		if err := insertObjects(ctx, tx, rows, added, false, inserted); err != nil {
+			return err
+		}
+		if err := insertExtras(ctx, tx, rows, inserted); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE object_seq SET last = ? WHERE id = 1`, last+int64(len(rows)))
+		return mapErr(err, "update object seq")
+	})
+}
+
+// query builds a statement and its arguments side by side.
+type query struct {
+	b    strings.Builder
+	args []any
+}
+
+func (q *query) sql(s string) *query { q.b.WriteString(s); return q }
+
+func (q *query) arg(v any) *query {
+	q.b.WriteByte('?')
+	q.args = append(q.args, v)
+	return q
+}
+
+func (q *query) in(vals []string) *query {
+	q.b.WriteString(" IN (")
+	for i, v := range vals {
+		if i > 0 {
+			q.b.WriteByte(',')
+		}
+		q.arg(v)
+	}
+	q.b.WriteByte(')')
+	return q
+}
+
+// visibleWorkspaces returns the workspaces v may read, narrowed to narrow when it is not empty;
+// all is true when v sees every workspace (a system viewer with no narrowing).
+func visibleWorkspaces(v hub.Viewer, narrow []string) (ws []string, all bool) {
+	if v.System {
+		return narrow, len(narrow) == 0
+	}
+	if len(narrow) == 0 {
+		return v.Workspaces, false
+	}
+	mine := make(map[string]bool, len(v.Workspaces))
+	for _, w := range v.Workspaces {
+		mine[w] = true
+	}
+	for _, w := range narrow {
+		if mine[w] {
+			ws = append(ws, w)
+		}
+	}
+	return ws, false
+}
+
+// access appends the access rule of hub.ObjectStore for objects aliased o, preceded by " AND ".
+// It returns false when v can see nothing, so no query needs to run.
+func (q *query) access(v hub.Viewer, narrow []string) bool {
+	ws, all := visibleWorkspaces(v, narrow)
+	if all {
+		return true
+	}
+	if len(ws) == 0 {
+		return false
+	}
+	q.sql(" AND o.workspace").in(ws)
+	if v.System {
+		return true
+	}
+	q.sql(" AND (o.tlp < ").arg(int(hub.TLPRed)).sql(" OR o.author = ").arg(v.Org).
+		sql(" OR EXISTS (SELECT 1 FROM object_recipients r WHERE r.seq = o.seq AND r.org = ").arg(v.Org).sql("))")
+	return true
+}
+
+// where appends the conditions of f, cursor excepted, after "WHERE 1=1".
+func (q *query) where(f hub.Filter) (bool, error) {
+	q.sql(" WHERE 1=1")
+	if !q.access(f.Viewer, f.Workspaces) {
+		return false, nil
+	}
+	if len(f.Types) > 0 {
+		q.sql(" AND o.type").in(f.Types)
+	}
+	if len(f.IDs) > 0 {
+		q.sql(" AND o.id").in(f.IDs)
+	}
+	if f.Token != nil {
+		q.sql(" AND o.seq IN (SELECT t.seq FROM object_tokens t WHERE t.token = ").arg(f.Token).sql(")")
+	}
+	if !f.AddedAfter.IsZero() {
+		n, err := nanos("added_after", f.AddedAfter)
+		if err != nil {
+			return false, err
+		}
+		q.sql(" AND o.added > ").arg(n)
+	}
+	if !f.AllVersions {
+		q.sql(" AND o.latest = 1")
+	}
+	return true, nil
+}
+
+const selectObject = "SELECT o.seq, o.id, o.type, o.workspace, o.author, o.tlp, o.created, o.modified, o.added, o.revoked, o.body FROM objects o"
+
+// GetObject returns the newest version of id that v may see across its workspaces, or the
+// exact version when modified is not zero; see hub.ObjectStore.
+func (db *DB) GetObject(ctx context.Context, v hub.Viewer, id string, modified time.Time) (*hub.Object, error) {
+	q := &query{}
+	q.sql(selectObject).sql(" WHERE o.id = ").arg(id)
+	if !modified.IsZero() {
+		m, err := nanos("modified", modified)
+		if err != nil {
+			return nil, err
+		}
+		q.sql(" AND o.modified = ").arg(m)
+	}
+	if !q.access(v, nil) {
+		return nil, hub.Errorf(hub.ENotFound, "no object %s", id)
+	}
+	if modified.IsZero() {
+		q.sql(" ORDER BY o.modified DESC, o.seq DESC LIMIT 1")
+	} else {
+		q.sql(" ORDER BY o.seq LIMIT 1")
+	}
+	objs, err := db.objects(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if len(objs) == 0 {
+		return nil, hub.Errorf(hub.ENotFound, "no object %s", id)
+	}
+	return objs[0], nil
+}
+
+// ListObjects returns the versions f selects that f.Viewer may see, in seq order; see
+// hub.ObjectStore.
+func (db *DB) ListObjects(ctx context.Context, f hub.Filter) ([]*hub.Object, error) {
+	q := &query{}
+	q.sql(selectObject)
+	ok, err := q.where(f)
+	if err != nil || !ok {
+		return nil, err
+	}
+	if f.AfterSeq > 0 {
+		q.sql(" AND o.seq > ").arg(f.AfterSeq)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	q.sql(" ORDER BY o.seq LIMIT ").arg(limit)
+	return db.objects(ctx, q)
+}
+
+// CountObjects counts what ListObjects would return without a limit or cursor.
+func (db *DB) CountObjects(ctx context.Context, f hub.Filter) (int64, error) {
+	q := &query{}
+	q.sql("SELECT COUNT(*) FROM objects o")
+	ok, err := q.where(f)
+	if err != nil || !ok {
+		return 0, err
+	}
+	var n int64
+	if err := db.r.QueryRowContext(ctx, q.b.String(), q.args...).Scan(&n); err != nil {
+		return 0, mapErr(err, "count objects")
+	}
+	return n, nil
+}
+
+// objects runs q, a selectObject query, and fills in recipients and tokens.
+func (db *DB) objects(ctx context.Context, q *query) ([]*hub.Object, error) {
+	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, mapErr(err, "begin read")
+	}
+	defer tx.Rollback() // one snapshot for objects and their extras
+	rows, err := tx.QueryContext(ctx, q.b.String(), q.args...)
+	if err != nil {
+		return nil, mapErr(err, "list objects")
+	}
+	defer rows.Close()
+	var objs []*hub.Object
+	bySeq := make(map[int64]*hub.Object)
+	for rows.Next() {
+		o := &hub.Object{}
+		var tlp int
+		var created, modified, added int64
+		var revoked bool
+		if err := rows.Scan(&o.Seq, &o.ID, &o.Type, &o.Workspace, &o.Author, &tlp, &created, &modified, &added, &revoked, &o.Body); err != nil {
+			return nil, mapErr(err, "read object")
+		}
+		o.TLP = hub.TLP(tlp)
+		o.Created, o.Modified, o.Added = fromNanos(created), fromNanos(modified), fromNanos(added)
+		o.Revoked = revoked
+		objs = append(objs, o)
+		bySeq[o.Seq] = o
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapErr(err, "list objects")
+	}
+	rows.Close()
+	const chunk = 500
+	for start := 0; start < len(objs); start += chunk {
+		part := objs[start:min(start+chunk, len(objs))]
+		seqs := make([]any, len(part))
+		marks := make([]string, len(part))
+		for i, o := range part {
+			seqs[i] = o.Seq
+			marks[i] = "?"
+		}
+		in := "(" + strings.Join(marks, ",") + ")"
+		if err := scanPairs(ctx, tx, "SELECT seq, org FROM object_recipients WHERE seq IN "+in+" ORDER BY seq, org", seqs, func(seq int64, v []byte) {
+			bySeq[seq].Recipients = append(bySeq[seq].Recipients, string(v))
+		}); err != nil {
+			return nil, err
+		}
+		if err := scanPairs(ctx, tx, "SELECT seq, token FROM object_tokens WHERE seq IN "+in+" ORDER BY seq, token", seqs, func(seq int64, v []byte) {
+			bySeq[seq].Tokens = append(bySeq[seq].Tokens, v)
+		}); err != nil {
+			return nil, err
+		}
+	}
+	return objs, nil
+}
+
+func scanPairs(ctx context.Context, tx *sql.Tx, stmt string, args []any, fn func(int64, []byte)) error {
+	rows, err := tx.QueryContext(ctx, stmt, args...)
+	if err != nil {
+		return mapErr(err, "read object recipients or tokens")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var seq int64
+		var v []byte
+		if err := rows.Scan(&seq, &v); err != nil {
+			return mapErr(err, "read object recipients or tokens")
+		}
+		fn(seq, v)
+	}
+	return mapErr(rows.Err(), "read object recipients or tokens")
+}

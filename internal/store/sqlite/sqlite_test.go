@@ -1,0 +1,99 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"cshub/internal/hub"
+	"cshub/internal/store/sqlite"
+	"cshub/internal/store/storetest"
+)
+
+func open(t testing.TB) *sqlite.DB {
+	t.Helper()
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "hub.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) hub.Store { return open(t) })
+}
+
+func TestReopenAndCheck(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "hub.db")
+	db, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateOrg(ctx, &hub.Org{Code: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Check(ctx); err != nil {
+		t.Errorf("Check: %v", err)
+	}
+	db.Close()
+	db, err = sqlite.Open(path) // migrations already applied: nothing to do
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	if _, err := db.Org(ctx, "a"); err != nil {
+		t.Errorf("after reopen: %v", err)
+	}
+	db.Close()
+}
+
+func TestNewerSchemaRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "hub.db")
+	db, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`INSERT INTO schema_version (version, applied) VALUES (999, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	_, err = sqlite.Open(path)
+	if err == nil || !strings.Contains(err.Error(), "version 999") {
+		t.Fatalf("Open of a newer schema = %v, want an error naming version 999", err)
+	}
+}
+
+func TestNanosecondTimes(t *testing.T) {
+	ctx := context.Background()
+	db := open(t)
+	if err := db.CreateWorkspace(ctx, &hub.Workspace{Slug: "w"}); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2024, 5, 6, 7, 8, 9, 123456789, time.UTC)
+	o := &hub.Object{ID: "x--1", Type: "x", Workspace: "w", TLP: hub.TLPGreen, Created: at, Modified: at.Add(1)}
+	if _, err := db.PutObjects(ctx, []*hub.Object{o}, hub.PutOptions{Now: at}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.GetObject(ctx, hub.Viewer{System: true}, "x--1", at.Add(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Created.Equal(at) || !got.Modified.Equal(at.Add(1)) || !got.Added.Equal(at) {
+		t.Errorf("times = %v %v %v, want nanoseconds kept", got.Created, got.Modified, got.Added)
+	}
+	// Outside the years an int64 of nanoseconds covers.
+	o = &hub.Object{ID: "x--2", Type: "x", Workspace: "w", TLP: hub.TLPGreen, Modified: time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)}
+	_, err = db.PutObjects(ctx, []*hub.Object{o}, hub.PutOptions{})
+	if hub.ErrorCode(err) != hub.EInvalid || hub.ErrorField(err) != "modified" {
+		t.Errorf("year 2300: %v, want EInvalid on modified", err)
+	}
+}
