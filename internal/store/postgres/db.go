@@ -1,5 +1,5 @@
 // Package postgres is the hub.Store for replicas that scale out: PostgreSQL through pgx/v5 and
-// a small connection pool. The SQL sticks to standard types and statements so that it also runs on
+// pgxpool. The SQL sticks to standard types and statements so that it also runs on
 // CockroachDB, except the temporary table PutObjects copies large batches into.
 //
 // The schema lives in the connection's search_path, so a URL carrying
@@ -25,6 +25,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"cshub/internal/hub"
 )
@@ -34,27 +35,24 @@ var migrations embed.FS
 
 // DB is a hub.Store in a PostgreSQL database. It is safe for concurrent use.
 type DB struct {
-	pool *pool
+	pool *pgxpool.Pool
 }
 
 var _ hub.Store = (*DB)(nil)
 
 // Open connects to the database at url (a postgres:// URL or key=value string that pgx
 // accepts; unknown parameters such as search_path are sent as run-time settings, and
-// pool_max_conns sets the pool's size) and brings the schema up to date. It refuses a database whose schema is newer than this program knows.
+// pool_max_conns sets the pool's size) and brings the schema up to date. It refuses a database
+// whose schema is newer than this program knows.
 func Open(ctx context.Context, url string) (*DB, error) {
-	cfg, err := pgx.ParseConfig(url)
+	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, &hub.Error{Code: hub.EInvalid, Field: "url", Message: "not a PostgreSQL connection string", Err: err}
 	}
-	size := 0
-	if v, ok := cfg.RuntimeParams["pool_max_conns"]; ok {
-		delete(cfg.RuntimeParams, "pool_max_conns") // ours, not the server's
-		if size, err = strconv.Atoi(v); err != nil || size < 1 {
-			return nil, hub.FieldError("url", "pool_max_conns must be a positive number, not %q", v)
-		}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, mapErr(err, "connect to PostgreSQL")
 	}
-	pool := newPool(cfg, size)
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, mapErr(err, "connect to PostgreSQL")
