@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"cshub/internal/audit"
 	"cshub/internal/auth"
 	"cshub/internal/bus"
 	"cshub/internal/bus/natsbus"
@@ -46,6 +47,7 @@ type app struct {
 	barrier *seal.Barrier
 	bus     hub.Bus
 	kb      *kb.Service
+	audit   *audit.Log
 	auth    *auth.Authenticator
 	log     *slog.Logger
 }
@@ -100,7 +102,8 @@ func openApp(ctx context.Context, e *env, c *common, create bool) (*app, error) 
 	} else {
 		a.bus = bus.New(bus.Options{})
 	}
-	a.kb = kb.New(kb.Config{Store: st, Sealer: a.barrier, Bus: a.bus, Log: log})
+	a.audit = audit.New(st, auditSealer{a.barrier}, nil)
+	a.kb = kb.New(kb.Config{Store: st, Sealer: a.barrier, Bus: a.bus, Audit: a.audit, Log: log})
 	a.auth, err = auth.New(auth.Config{Directory: st, Open: members.TOTPOpener(a.barrier)})
 	if err != nil {
 		return nil, err

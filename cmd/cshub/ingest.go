@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/term"
 
+	"cshub/internal/gather"
 	"cshub/internal/hub"
 	"cshub/internal/kb"
 )
@@ -23,6 +24,8 @@ func runIngest(ctx context.Context, e *env, args []string) error {
 	recipients := fs.String("recipients", "", "comma-separated organisation `codes` a TLP:RED object is addressed to")
 	tlp := fs.String("tlp", "", "TLP `level` for objects without a marking (default: the workspace's)")
 	ids := fs.Bool("ids", false, "print the ids of the accepted objects in the summary")
+	format := fs.String("format", "", "input `format`: stix or text (default: detected from the content)")
+	title := fs.String("title", "", "for free text: the report's `name` (default: its first line)")
 	verbose := fs.Bool("v", false, "report each committed batch on stderr, also when not a terminal")
 	files, err := parse(fs, args)
 	if err != nil {
@@ -37,7 +40,11 @@ func runIngest(ctx context.Context, e *env, args []string) error {
 	if len(files) == 0 {
 		return hub.FieldError("FILE", "name at least one bundle file, or - for standard input")
 	}
-	sub := kb.Submission{Org: *org, Workspace: *ws, Recipients: list([]string{*recipients})}
+	sub := gather.Request{
+		Submission: kb.Submission{Org: *org, Workspace: *ws, Recipients: list([]string{*recipients})},
+		Format:     *format,
+		Title:      *title,
+	}
 	if *tlp != "" {
 		if sub.DefaultTLP, err = hub.ParseTLP(*tlp); err != nil {
 			return err
@@ -82,7 +89,7 @@ func printSummary(e *env, s *kb.Summary, ids bool) {
 	}{out.Accepted, out.Duplicates, out.Rejected, out.IDs})
 }
 
-func ingestFile(ctx context.Context, e *env, a *app, sub kb.Submission, name string, verbose bool) (*kb.Summary, error) {
+func ingestFile(ctx context.Context, e *env, a *app, sub gather.Request, name string, verbose bool) (*kb.Summary, error) {
 	var r io.Reader = e.stdin
 	var size int64
 	if name != "-" {
@@ -103,7 +110,7 @@ func ingestFile(ctx context.Context, e *env, a *app, sub kb.Submission, name str
 			fmt.Fprintf(e.stderr, "committed: %d accepted, %d duplicates, %d rejected\n", p.Accepted, p.Duplicates, p.Rejected)
 		}
 	}
-	sum, err := a.kb.Ingest(ctx, sub, r)
+	sum, err := gather.New(a.kb, nil).Ingest(ctx, sub, r)
 	bar.done()
 	return sum, err
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 
 	"cshub/internal/auth"
+	"cshub/internal/gather"
 	"cshub/internal/hub"
 	"cshub/internal/kb"
 )
@@ -20,6 +21,7 @@ const DefaultMaxBody = 1 << 30
 // Config holds what a Server is built from.
 type Config struct {
 	KB      *kb.Service
+	Gather  *gather.Service // nil: a gatherer over KB
 	Dir     hub.DirectoryStore
 	Auth    *auth.Authenticator
 	Log     *slog.Logger
@@ -29,6 +31,7 @@ type Config struct {
 // Server is the JSON API. Its Handler is safe for concurrent use.
 type Server struct {
 	kb      *kb.Service
+	gather  *gather.Service
 	dir     hub.DirectoryStore
 	auth    *auth.Authenticator
 	log     *slog.Logger
@@ -38,7 +41,10 @@ type Server struct {
 
 // New returns a Server with its routes installed.
 func New(c Config) *Server {
-	s := &Server{kb: c.KB, dir: c.Dir, auth: c.Auth, log: c.Log, maxBody: c.MaxBody}
+	s := &Server{kb: c.KB, gather: c.Gather, dir: c.Dir, auth: c.Auth, log: c.Log, maxBody: c.MaxBody}
+	if s.gather == nil {
+		s.gather = gather.New(c.KB, nil)
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -56,6 +62,7 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /api/v1/objects", s.authed(hub.ScopeRead, s.listObjects))
 	s.mux.Handle("GET /api/v1/objects/{id}", s.authed(hub.ScopeRead, s.getObject))
 	s.mux.Handle("POST /api/v1/workspaces/{ws}/bundles", s.authed(hub.ScopeWrite, s.postBundle))
+	s.mux.Handle("POST /api/v1/workspaces/{ws}/ingest", s.authed(hub.ScopeWrite, s.postIngest))
 	s.mux.Handle("GET /api/v1/whoami", s.authed(hub.ScopeRead, s.whoami))
 
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {

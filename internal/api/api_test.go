@@ -244,3 +244,48 @@ func TestHealthz(t *testing.T) {
 		t.Fatalf("healthz: %d %s", code, body)
 	}
 }
+
+func TestTextIngestLinksExtractedEntities(t *testing.T) {
+	h := newTestHub(t)
+	req, _ := http.NewRequest("POST", h.srv.URL+"/api/v1/workspaces/community/ingest", bytes.NewReader(file(t, "report.txt")))
+	req.Header.Set("Authorization", "Bearer "+h.keys["cert-fr"])
+	req.Header.Set("Content-Type", "text/plain")
+	resp, err := h.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("ingest text: %d %s", resp.StatusCode, body)
+	}
+	var sum kb.Summary
+	if err := json.Unmarshal(body, &sum); err != nil {
+		t.Fatal(err)
+	}
+	var report string
+	for _, id := range sum.IDs {
+		if strings.HasPrefix(id, "report--") {
+			report = id
+		}
+	}
+	if report == "" {
+		t.Fatalf("no report among the ids: %s", body)
+	}
+	_, rep := h.do(t, h.keys["cert-uk"], "GET", "/api/v1/objects/"+report, nil)
+	for _, want := range []string{
+		"intrusion-set--bef4c620-0787-42a8-a96d-b7eb6e85917c", // APT28, from "Sofacy" and "Fancy Bear"
+		"intrusion-set--269e8108-68c6-4f99-b911-14b2e765dec2", // MuddyWater
+		"tool--b76b2d94-60e4-4107-a903-4a3a7622fb3b",          // LaZagne
+	} {
+		if !bytes.Contains(rep, []byte(want)) {
+			t.Errorf("report does not link %s: %s", want, rep)
+		}
+	}
+	_, inds := h.do(t, h.keys["cert-uk"], "GET", "/api/v1/objects?type=indicator", nil)
+	for _, want := range []string{"login-ministry.example", "secure-mail.example.net"} {
+		if !bytes.Contains(inds, []byte(want)) {
+			t.Errorf("no indicator for the defanged %s", want)
+		}
+	}
+}

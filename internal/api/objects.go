@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"cshub/internal/access"
+	"cshub/internal/gather"
 	"cshub/internal/hub"
 	"cshub/internal/kb"
 )
@@ -55,8 +56,10 @@ func (s *Server) listObjects(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	page := objectPage{Objects: make([]json.RawMessage, len(objs))}
+	p := principal(r)
 	for i, o := range objs {
 		page.Objects[i] = o.Body
+		s.kb.RecordRead(r.Context(), p.Org, p.Username, o)
 	}
 	if len(objs) == f.Limit {
 		page.Next = strconv.FormatInt(objs[len(objs)-1].Seq, 10)
@@ -85,6 +88,7 @@ func (s *Server) getObject(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
+	s.kb.RecordRead(r.Context(), principal(r).Org, principal(r).Username, o)
 	w.Header().Set("X-Cshub-Workspace", o.Workspace)
 	w.Header().Set("X-Cshub-Tlp", o.TLP.String())
 	w.Header().Set("X-Cshub-Author", o.Author)
@@ -96,26 +100,41 @@ func (s *Server) getObject(w http.ResponseWriter, r *http.Request) {
 // postBundle serves POST /api/v1/workspaces/{ws}/bundles?recipients=&tlp=: ingest of a STIX
 // bundle (plain or gzip'd), answered with the ingest summary.
 func (s *Server) postBundle(w http.ResponseWriter, r *http.Request) {
+	s.ingest(w, r, gather.FormatSTIX)
+}
+
+// postIngest serves POST /api/v1/workspaces/{ws}/ingest?format=&title=&recipients=&tlp=: any
+// format the hub reads, detected from the content type and the content unless format is given.
+func (s *Server) postIngest(w http.ResponseWriter, r *http.Request) {
+	s.ingest(w, r, r.URL.Query().Get("format"))
+}
+
+func (s *Server) ingest(w http.ResponseWriter, r *http.Request, format string) {
 	p := principal(r)
 	q := r.URL.Query()
-	sub := kb.Submission{Org: p.Org, Workspace: r.PathValue("ws"), Recipients: list(q["recipients"])}
+	req := gather.Request{
+		Submission:  kb.Submission{Org: p.Org, Actor: p.Username, Workspace: r.PathValue("ws"), Recipients: list(q["recipients"])},
+		Format:      format,
+		ContentType: r.Header.Get("Content-Type"),
+		Title:       q.Get("title"),
+	}
 	if t := q.Get("tlp"); t != "" {
 		tlp, err := hub.ParseTLP(t)
 		if err != nil {
 			s.error(w, r, err)
 			return
 		}
-		sub.DefaultTLP = tlp
+		req.DefaultTLP = tlp
 	}
 	body := http.MaxBytesReader(w, r.Body, s.maxBody)
-	sum, err := s.kb.Ingest(r.Context(), sub, body)
+	sum, err := s.gather.Ingest(r.Context(), req, body)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			err = &hub.Error{Code: hub.ETooLarge, Field: "body", Message: "the body is larger than " + strconv.FormatInt(mbe.Limit, 10) + " bytes"}
 		}
 		if sum != nil {
-			// Part of the bundle was committed before the failure: say what, with the error.
+			// Part of the submission was committed before the failure: say what, with the error.
 			s.json(w, status(hub.ErrorCode(err)), map[string]any{
 				"error":   map[string]string{"code": hub.ErrorCode(err), "field": hub.ErrorField(err), "message": hub.ErrorMessage(err)},
 				"summary": sum,

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 
 	"cshub/internal/access"
+	"cshub/internal/audit"
 	"cshub/internal/hub"
 	"cshub/internal/stix"
 )
@@ -25,6 +26,7 @@ const batchSize = 1000
 // Submission describes one ingest: who submits, into which workspace, with which marking rules.
 type Submission struct {
 	Org        string   // submitting organisation; it must be a member of Workspace
+	Actor      string   // who submits, for the audit log: a user name or "system"
 	Workspace  string   // slug
 	Recipients []string // organisations a TLP:RED object is addressed to, besides Org
 	DefaultTLP hub.TLP  // for objects without a TLP marking; TLPUnset means the workspace's default
@@ -61,11 +63,25 @@ type Rejection struct {
 // already stored counts as a duplicate, so the same bundle twice stores nothing new. When the
 // input breaks off (malformed JSON, a read error, ctx cancelled) Ingest returns the Summary of
 // what was committed until then together with the error: nothing committed is lost.
-func (s *Service) Ingest(ctx context.Context, sub Submission, r io.Reader) (*Summary, error) {
+func (s *Service) Ingest(ctx context.Context, sub Submission, r io.Reader) (sum *Summary, err error) {
 	plan, err := s.plan(ctx, sub)
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if sum == nil {
+			return
+		}
+		details := map[string]any{"accepted": sum.Accepted, "duplicates": sum.Duplicates, "rejected": len(sum.Rejected)}
+		if err != nil {
+			details["error"] = err.Error()
+		}
+		actor := sub.Actor
+		if actor == "" {
+			actor = "system"
+		}
+		s.record(context.WithoutCancel(ctx), audit.Entry{Org: sub.Org, Actor: actor, Action: "ingest", Target: sub.Workspace, Details: details})
+	}()
 	cr := &countingReader{r: r}
 	in, err := decompress(cr)
 	if err != nil {
@@ -152,7 +168,7 @@ func (s *Service) Ingest(ctx context.Context, sub Submission, r io.Reader) (*Sum
 
 	// Commit in input order, so that store order (Seq) follows the bundle and the summary's ids
 	// are in the order the submitter sent them.
-	sum := &Summary{Rejected: []Rejection{}, IDs: []string{}}
+	sum = &Summary{Rejected: []Rejection{}, IDs: []string{}}
 	pending := map[int]result{}
 	next := 0
 	var commitErr error

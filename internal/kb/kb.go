@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"time"
 
+	"cshub/internal/audit"
 	"cshub/internal/hub"
 	"cshub/internal/seal"
 )
@@ -18,23 +19,31 @@ type Service struct {
 	store  hub.Store
 	sealer seal.Sealer
 	bus    hub.Bus
+	audit  Recorder
 	log    *slog.Logger
 	now    func() time.Time
 }
 
+// Recorder is where the service records what it did for the audit log; *audit.Log is one.
+type Recorder interface {
+	Record(ctx context.Context, e audit.Entry) (audit.Head, error)
+}
+
 // Config holds what a Service is built from. Store and Sealer are required; Bus may be nil when
-// nothing listens (a one-shot CLI ingest), Log defaults to a discarding logger and Now to time.Now.
+// nothing listens, Audit when nothing is recorded (benchmarks), Log defaults to a discarding
+// logger and Now to time.Now.
 type Config struct {
 	Store  hub.Store
 	Sealer seal.Sealer
 	Bus    hub.Bus
+	Audit  Recorder
 	Log    *slog.Logger
 	Now    func() time.Time
 }
 
 // New returns a Service.
 func New(c Config) *Service {
-	s := &Service{store: c.Store, sealer: c.Sealer, bus: c.Bus, log: c.Log, now: c.Now}
+	s := &Service{store: c.Store, sealer: c.Sealer, bus: c.Bus, audit: c.Audit, log: c.Log, now: c.Now}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -76,6 +85,27 @@ func (s *Service) List(ctx context.Context, f hub.Filter) ([]*hub.Object, error)
 		}
 	}
 	return objs, nil
+}
+
+// record writes an audit entry. The action has happened when record is called, so a failure to
+// record is logged loudly rather than undoing it.
+func (s *Service) record(ctx context.Context, e audit.Entry) {
+	if s.audit == nil {
+		return
+	}
+	if _, err := s.audit.Record(ctx, e); err != nil {
+		s.log.Error("audit record failed", "action", e.Action, "target", e.Target, "err", err)
+	}
+}
+
+// RecordRead writes an audit entry for a read of TLP:RED content by an organisation other than
+// its author: the author may want to know who read what was addressed to them.
+func (s *Service) RecordRead(ctx context.Context, org, actor string, o *hub.Object) {
+	if o.TLP != hub.TLPRed || o.Author == org {
+		return
+	}
+	s.record(ctx, audit.Entry{Org: org, Actor: actor, Action: "read-red", Target: o.ID,
+		Details: map[string]any{"workspace": o.Workspace, "author": o.Author, "version": o.Modified}})
 }
 
 func (s *Service) open(o *hub.Object) error {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"cshub/internal/access"
+	"cshub/internal/audit"
 	"cshub/internal/hub"
 	"cshub/internal/kb"
 	"cshub/internal/seal"
@@ -24,6 +25,7 @@ import (
 type fixture struct {
 	store *sqlite.DB
 	kb    *kb.Service
+	audit *audit.Log
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -58,7 +60,8 @@ func newFixture(t *testing.T) *fixture {
 			t.Fatal(err)
 		}
 	}
-	return &fixture{store: st, kb: kb.New(kb.Config{Store: st, Sealer: b})}
+	log := audit.New(st, auditSealer{b}, nil)
+	return &fixture{store: st, kb: kb.New(kb.Config{Store: st, Sealer: b, Audit: log}), audit: log}
 }
 
 func (f *fixture) viewer(t *testing.T, org string) hub.Viewer {
@@ -269,5 +272,45 @@ func TestBodiesAreSealedInTheStore(t *testing.T) {
 		if bytes.Contains(o.Body, []byte("login-ministry")) || bytes.Contains(o.Body, []byte(`"type"`)) {
 			t.Fatalf("%s: the store returned a readable body", o.ID)
 		}
+	}
+}
+
+type auditSealer struct{ b *seal.Barrier }
+
+func (s auditSealer) Encrypt(loc audit.Location, p []byte) ([]byte, error) {
+	return s.b.Encrypt(seal.Location(loc), p)
+}
+
+func (s auditSealer) Decrypt(loc audit.Location, c []byte) ([]byte, error) {
+	return s.b.Decrypt(seal.Location(loc), c)
+}
+
+func TestIngestAndRedReadsAreAudited(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	sum, err := f.kb.Ingest(ctx, kb.Submission{Org: "cert-fr", Actor: "alice", Workspace: "community", Recipients: []string{"cert-be"}}, bytes.NewReader(read(t, "red-finding.json")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := f.kb.Get(ctx, f.viewer(t, "cert-be"), sum.IDs[0], time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.kb.RecordRead(ctx, "cert-be", "bob", o)
+	f.kb.RecordRead(ctx, "cert-fr", "alice", o) // the author's own read is not recorded
+	items, err := f.audit.List(ctx, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, it := range items {
+		got = append(got, it.Org+" "+it.Actor+" "+it.Action+" "+it.Target)
+	}
+	want := []string{"cert-fr alice ingest community", "cert-be bob read-red " + sum.IDs[0]}
+	if !slices.Equal(got, want) {
+		t.Fatalf("audit entries = %q, want %q", got, want)
+	}
+	if rep, err := f.audit.Verify(ctx); err != nil || rep.Broken != nil {
+		t.Fatalf("verify: %+v, %v", rep, err)
 	}
 }

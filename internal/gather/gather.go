@@ -1,0 +1,143 @@
+// Package gather turns what members submit in any supported form into STIX and hands it to the
+// knowledge base: STIX bundles as they are, free-text reports through entity extraction. It is
+// the one entry point of `POST /api/v1/workspaces/{ws}/ingest` and `cshub ingest --format`.
+package gather
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"cshub/internal/demo"
+	"cshub/internal/extract"
+	"cshub/internal/hub"
+	"cshub/internal/kb"
+)
+
+// Formats the gatherer accepts.
+const (
+	FormatAuto = ""
+	FormatSTIX = "stix"
+	FormatText = "text"
+)
+
+// maxText bounds a free-text report: extraction holds the whole text in memory.
+const maxText = 16 << 20
+
+// Service gathers submissions into the knowledge base. It is safe for concurrent use.
+type Service struct {
+	kb  *kb.Service
+	now func() time.Time
+
+	dictOnce sync.Once
+	dict     *extract.Dictionary
+	dictErr  error
+}
+
+// New returns a Service. now may be nil for time.Now.
+func New(k *kb.Service, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{kb: k, now: now}
+}
+
+// dictionary builds the entity dictionary (ATT&CK names and aliases, the MISP threat-actor
+// galaxy) on first use: it takes about a second, which a hub that never sees free text should
+// not pay at start.
+func (s *Service) dictionary() (*extract.Dictionary, error) {
+	s.dictOnce.Do(func() {
+		attack, err := demo.AttackBundle()
+		if err != nil {
+			s.dictErr = err
+			return
+		}
+		defer attack.Close()
+		s.dict, s.dictErr = extract.NewDictionary(attack, extract.ThreatActorGalaxy())
+	})
+	return s.dict, s.dictErr
+}
+
+// Request is one submission in any format.
+type Request struct {
+	kb.Submission
+	Format      string // FormatAuto, FormatSTIX or FormatText
+	ContentType string // the request's media type, used by FormatAuto
+	Title       string // for free text: the report's name; default: its first line
+}
+
+// Ingest detects the format when asked to, converts the submission to STIX and ingests it.
+func (s *Service) Ingest(ctx context.Context, req Request, r io.Reader) (*kb.Summary, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	format := req.Format
+	if format == FormatAuto {
+		head, _ := br.Peek(4096)
+		format = Detect(req.ContentType, head)
+	}
+	switch format {
+	case FormatSTIX:
+		return s.kb.Ingest(ctx, req.Submission, br)
+	case FormatText:
+		return s.text(ctx, req, br)
+	}
+	return nil, hub.FieldError("format", "%q is not a format the hub reads (stix, text)", format)
+}
+
+func (s *Service) text(ctx context.Context, req Request, r io.Reader) (*kb.Summary, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxText+1))
+	if err != nil {
+		return nil, &hub.Error{Code: hub.EInvalid, Field: "body", Message: err.Error(), Err: err}
+	}
+	if len(b) > maxText {
+		return nil, &hub.Error{Code: hub.ETooLarge, Field: "body", Message: "a text report may be at most 16 MiB"}
+	}
+	if !utf8.Valid(b) {
+		return nil, hub.FieldError("body", "the text is not valid UTF-8")
+	}
+	text := strings.TrimSpace(string(b))
+	if text == "" {
+		return nil, hub.FieldError("body", "the text is empty")
+	}
+	d, err := s.dictionary()
+	if err != nil {
+		return nil, err
+	}
+	title := req.Title
+	if title == "" {
+		title = firstLine(text, 120)
+	}
+	bundle := extract.ToSTIX(title, text, d.Extract(text), s.now().UTC())
+	return s.kb.Ingest(ctx, req.Submission, bytes.NewReader(bundle))
+}
+
+// Detect tells the format of a submission from its media type and, failing that, its first
+// bytes: JSON is STIX, anything else is free text.
+func Detect(contentType string, head []byte) string {
+	mt, _, _ := strings.Cut(strings.ToLower(contentType), ";")
+	switch strings.TrimSpace(mt) {
+	case "application/stix+json", "application/taxii+json", "application/gzip", "application/x-gzip":
+		return FormatSTIX
+	case "text/plain", "text/markdown":
+		return FormatText
+	}
+	trimmed := bytes.TrimLeft(head, " \t\r\n\ufeff")
+	if len(trimmed) > 0 && trimmed[0] == '{' || bytes.HasPrefix(head, []byte{0x1f, 0x8b}) {
+		return FormatSTIX
+	}
+	return FormatText
+}
+
+func firstLine(text string, max int) string {
+	line, _, _ := strings.Cut(text, "\n")
+	line = strings.TrimSpace(line)
+	if utf8.RuneCountInString(line) <= max {
+		return line
+	}
+	r := []rune(line)
+	return strings.TrimSpace(string(r[:max])) + "…"
+}
