@@ -31,12 +31,16 @@ type common struct {
 	data  string
 	store string
 	nats  string
+
+	natsStream, natsPrefix string
 }
 
 func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.data, "data", "./cshub-data", "data `directory` (SQLite store, root key, TLS certificate)")
 	fs.StringVar(&c.store, "store", "", "store `URL`: postgres://… for PostgreSQL; default: SQLite in the data directory")
 	fs.StringVar(&c.nats, "nats", "", "NATS JetStream `URL` (nats://…) for events between replicas; default: in-process")
+	fs.StringVar(&c.natsStream, "nats-stream", natsbus.DefaultStream, "JetStream `stream` holding the events, with --nats; every replica of a hub names the same")
+	fs.StringVar(&c.natsPrefix, "nats-prefix", natsbus.DefaultPrefix, "subject `prefix` of the events, with --nats; hubs sharing a NATS server each need their own")
 }
 
 func (c *common) rootKeyFile() string { return filepath.Join(c.data, "root.key") }
@@ -95,7 +99,7 @@ func openApp(ctx context.Context, e *env, c *common, create bool) (*app, error) 
 	}
 
 	if c.nats != "" {
-		a.bus, err = natsbus.Open(ctx, c.nats, natsbus.Options{})
+		a.bus, err = natsbus.Open(ctx, c.nats, natsbus.Options{Stream: c.natsStream, Prefix: c.natsPrefix, Logger: log})
 		if err != nil {
 			return nil, fmt.Errorf("nats: %w", err)
 		}

@@ -34,6 +34,7 @@ func commands() []command {
 		{"demo", "create (if empty) and serve a data directory with demo members and data", "[flags]", runDemo},
 		{"init", "create a new data directory with its root key", "[flags]", runInit},
 		{"ingest", "store STIX bundles (files, gzip, or - for stdin) in a workspace", "[flags] FILE...", runIngest},
+		{"match", "look up values from stdin against the indicators, one JSON line per hit", "[flags] < values", runMatch},
 		{"objects", "list objects, or print one by id", "[flags] [ID]", runObjects},
 		{"audit", "verify or list the hash-chained audit log", "verify|list [flags]", runAudit},
 		{"bench", "measure ingest and print figures beside their baselines", "[flags]", runBench},

@@ -13,6 +13,8 @@ import (
 	"cshub/internal/api"
 	"cshub/internal/certs"
 	"cshub/internal/hub"
+	"cshub/internal/lookup"
+	"cshub/internal/stream"
 )
 
 // serveFlags are the flags of the commands that serve the hub (serve, demo).
@@ -63,14 +65,22 @@ func serve(ctx context.Context, e *env, a *app, f *serveFlags, ready func(url st
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return hub.FieldError("tls-cert", "--tls-cert and --tls-key go together")
 	}
+	streams := stream.New(stream.Config{Bus: a.bus, KB: a.kb, Dir: a.store, Log: a.log})
+	lookups := lookup.New(a.kb, a.log)
+	n, err := lookups.Start(ctx, a.bus)
+	if err != nil {
+		return err
+	}
+	a.log.Info("matching index loaded", "indicators", n)
 	srv := &http.Server{
-		Handler: api.New(api.Config{KB: a.kb, Dir: a.store, Auth: a.auth, Log: a.log}),
+		Handler: api.New(api.Config{KB: a.kb, Dir: a.store, Auth: a.auth, Log: a.log, Stream: streams, Lookup: lookups}),
 		// Bundles may be large and streams long-lived, so there is no overall read or write
 		// timeout; slow clients are bounded by the header timeout and idle timeout.
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          nil,
 	}
+	srv.RegisterOnShutdown(streams.Close) // Shutdown waits for handlers; streams end only when told
 	scheme := "https"
 	if f.insecureHTTP {
 		scheme = "http"

@@ -12,6 +12,8 @@ import (
 	"cshub/internal/gather"
 	"cshub/internal/hub"
 	"cshub/internal/kb"
+	"cshub/internal/lookup"
+	"cshub/internal/stream"
 )
 
 // DefaultMaxBody bounds a request body: a STIX bundle of a few hundred megabytes is a real
@@ -26,6 +28,10 @@ type Config struct {
 	Auth    *auth.Authenticator
 	Log     *slog.Logger
 	MaxBody int64 // 0 means DefaultMaxBody
+	// Stream serves GET /api/v1/stream, the live updates; the route is absent when nil.
+	Stream *stream.Server
+	// Lookup serves POST /api/v1/match; the route is absent when nil.
+	Lookup *lookup.Service
 }
 
 // Server is the JSON API. Its Handler is safe for concurrent use.
@@ -36,12 +42,14 @@ type Server struct {
 	auth    *auth.Authenticator
 	log     *slog.Logger
 	maxBody int64
+	stream  *stream.Server
+	lookup  *lookup.Service
 	mux     *http.ServeMux
 }
 
 // New returns a Server with its routes installed.
 func New(c Config) *Server {
-	s := &Server{kb: c.KB, gather: c.Gather, dir: c.Dir, auth: c.Auth, log: c.Log, maxBody: c.MaxBody}
+	s := &Server{kb: c.KB, gather: c.Gather, dir: c.Dir, auth: c.Auth, log: c.Log, maxBody: c.MaxBody, stream: c.Stream, lookup: c.Lookup}
 	if s.gather == nil {
 		s.gather = gather.New(c.KB, nil)
 	}
@@ -64,6 +72,14 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /api/v1/workspaces/{ws}/bundles", s.authed(hub.ScopeWrite, s.postBundle))
 	s.mux.Handle("POST /api/v1/workspaces/{ws}/ingest", s.authed(hub.ScopeWrite, s.postIngest))
 	s.mux.Handle("GET /api/v1/whoami", s.authed(hub.ScopeRead, s.whoami))
+	if s.lookup != nil {
+		s.mux.Handle("POST /api/v1/match", s.authed(hub.ScopeRead, s.match))
+	}
+	if s.stream != nil {
+		s.mux.Handle("GET /api/v1/stream", s.authed(hub.ScopeRead, func(w http.ResponseWriter, r *http.Request) {
+			s.stream.Serve(w, r, principal(r).Org)
+		}))
+	}
 
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, hub.Errorf(hub.ENotFound, "no API endpoint %s %s", r.Method, r.URL.Path))

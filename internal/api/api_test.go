@@ -16,8 +16,10 @@ import (
 
 	"cshub/internal/api"
 	"cshub/internal/auth"
+	"cshub/internal/bus"
 	"cshub/internal/hub"
 	"cshub/internal/kb"
+	"cshub/internal/lookup"
 	"cshub/internal/members"
 	"cshub/internal/seal"
 	"cshub/internal/store/sqlite"
@@ -70,8 +72,16 @@ func newTestHub(t *testing.T) *testHub {
 			t.Fatal(err)
 		}
 	}
-	k := kb.New(kb.Config{Store: st, Sealer: b})
-	h.srv = httptest.NewTLSServer(api.New(api.Config{KB: k, Dir: st, Auth: a}))
+	events := bus.New(bus.Options{})
+	t.Cleanup(func() { events.Close() })
+	k := kb.New(kb.Config{Store: st, Sealer: b, Bus: events})
+	lookups := lookup.New(k, nil)
+	lctx, stop := context.WithCancel(ctx)
+	t.Cleanup(stop)
+	if _, err := lookups.Start(lctx, events); err != nil {
+		t.Fatal(err)
+	}
+	h.srv = httptest.NewTLSServer(api.New(api.Config{KB: k, Dir: st, Auth: a, Lookup: lookups}))
 	t.Cleanup(h.srv.Close)
 	return h
 }
@@ -287,5 +297,62 @@ func TestTextIngestLinksExtractedEntities(t *testing.T) {
 		if !bytes.Contains(inds, []byte(want)) {
 			t.Errorf("no indicator for the defanged %s", want)
 		}
+	}
+}
+
+func TestMatchExactCaseParentDomainCIDRAndAccess(t *testing.T) {
+	h := newTestHub(t)
+	for _, b := range []struct{ path, file string }{
+		{"/api/v1/workspaces/community/bundles", "scenario.json"},
+		{"/api/v1/workspaces/community/bundles?recipients=cert-be", "red-finding.json"},
+	} {
+		if code, body := h.do(t, h.keys["cert-fr"], "POST", b.path, file(t, b.file)); code != 200 {
+			t.Fatalf("POST %s: %d %s", b.file, code, body)
+		}
+	}
+	values := []string{"login-ministry.example", "www.login-ministry.example", "203.0.113.9", "8.8.8.8", "example.org", "LOGIN-MINISTRY.EXAMPLE", "192.0.2.55"}
+	want := map[string]string{"login-ministry.example": "exact", "www.login-ministry.example": "parent-domain", "203.0.113.9": "cidr", "LOGIN-MINISTRY.EXAMPLE": "exact"}
+	query, _ := json.Marshal(map[string]any{"values": values})
+	ask := func(org string) map[string][]map[string]any {
+		code, body := h.do(t, h.keys[org], "POST", "/api/v1/match", query)
+		if code != 200 {
+			t.Fatalf("match as %s: %d %s", org, code, body)
+		}
+		var r struct {
+			Results []struct {
+				Value   string
+				Matches []map[string]any
+			}
+		}
+		if err := json.Unmarshal(body, &r); err != nil {
+			t.Fatal(err)
+		}
+		out := map[string][]map[string]any{}
+		for _, x := range r.Results {
+			out[x.Value] = x.Matches
+		}
+		return out
+	}
+	// The index follows the bus: wait until the scenario is indexed.
+	deadline := time.Now().Add(5 * time.Second)
+	for len(ask("cert-uk")["login-ministry.example"]) == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	got := ask("cert-uk")
+	for _, v := range values {
+		how, hit := want[v]
+		if (len(got[v]) > 0) != hit {
+			t.Errorf("%s: %d matches for cert-uk, want hit=%v", v, len(got[v]), hit)
+			continue
+		}
+		if hit && got[v][0]["how"] != how {
+			t.Errorf("%s matched %v, want %s", v, got[v][0]["how"], how)
+		}
+	}
+	if len(ask("cert-be")["192.0.2.55"]) != 1 {
+		t.Error("the RED indicator does not match for its recipient cert-be")
+	}
+	if code, body := h.do(t, h.keys["cert-fr"], "POST", "/api/v1/match", []byte(`{"values":[]}`)); code != 400 || !bytes.Contains(body, []byte(`"values"`)) {
+		t.Errorf("empty values: %d %s", code, body)
 	}
 }

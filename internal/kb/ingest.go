@@ -11,9 +11,11 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"cshub/internal/access"
 	"cshub/internal/audit"
+	"cshub/internal/bus"
 	"cshub/internal/hub"
 	"cshub/internal/stix"
 )
@@ -215,23 +217,39 @@ func (s *Service) commit(ctx context.Context, p *plan, objs []*hub.Object, sum *
 	}
 	sum.Accepted += added
 	sum.Duplicates += len(objs) - added
+	var events []hub.Event
 	for _, o := range objs {
 		if o.Seq == 0 {
 			continue
 		}
 		sum.IDs = append(sum.IDs, o.ID)
 		if s.bus != nil {
-			e := hub.Event{Kind: hub.EventObject, ObjectID: o.ID, ObjectSeq: o.Seq, Type: o.Type,
-				Workspace: o.Workspace, Author: o.Author, TLP: o.TLP, Recipients: o.Recipients, Time: o.Added}
-			if _, err := s.bus.Publish(ctx, e); err != nil {
-				// The objects are committed; a lost notification only delays listeners, which
-				// catch up from the store. Say so rather than fail the ingest.
-				s.log.Warn("bus publish failed", "object", o.ID, "err", err)
+			events = append(events, hub.Event{Kind: hub.EventObject, ObjectID: o.ID, ObjectSeq: o.Seq, Type: o.Type,
+				Workspace: o.Workspace, Author: o.Author, TLP: o.TLP, Recipients: o.Recipients, Time: o.Added})
+		}
+	}
+	if len(events) == 0 {
+		return nil
+	}
+	// The objects are committed: announce them even if the submitter has gone away.
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
+	defer cancel()
+	if seqs, err := bus.PublishBatch(pctx, s.bus, events); err != nil {
+		// A lost notification only delays listeners, which catch up from the store. Say so
+		// rather than fail the ingest.
+		unannounced := 0
+		for _, seq := range seqs {
+			if seq == 0 {
+				unannounced++
 			}
 		}
+		s.log.Warn("bus publish failed", "events", len(events), "unannounced", unannounced, "err", err)
 	}
 	return nil
 }
+
+// publishTimeout bounds announcing one committed batch on the bus.
+const publishTimeout = 30 * time.Second
 
 // plan is what an ingest decided before reading: where objects go and how they are marked.
 type plan struct {

@@ -1,0 +1,207 @@
+// Package lookup answers a CERT's first question to the hub — "have we or our allies seen
+// this?" — for one value or millions. It keeps package match's index of every indicator current
+// from the store and the bus, and filters every hit through the access rule before anyone sees
+// it: the index itself knows nothing of who may see what.
+package lookup
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"cshub/internal/access"
+	"cshub/internal/bus"
+	"cshub/internal/hub"
+	"cshub/internal/kb"
+	"cshub/internal/match"
+	"cshub/internal/stix/pattern"
+)
+
+// indicator is what the service keeps per indexed indicator version: what a hit reports and
+// what the access rule needs, never the rest of the object.
+type indicator struct {
+	id, workspace, author, name string
+	tlp                         hub.TLP
+	recipients                  []string
+	confidence                  int
+	removed                     bool
+}
+
+// Service is the lookup service. It is safe for concurrent use.
+type Service struct {
+	kb  *kb.Service
+	idx *match.Index
+	log *slog.Logger
+
+	mu     sync.RWMutex
+	refs   []indicator          // by match.Ref; guarded by mu
+	latest map[string]match.Ref // workspace+"\x00"+id → ref of its indexed version; guarded by mu
+}
+
+// New returns an empty Service; Load fills it and Follow keeps it current.
+func New(k *kb.Service, log *slog.Logger) *Service {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{kb: k, idx: match.New(time.Now), log: log, latest: map[string]match.Ref{}}
+}
+
+var system = hub.Viewer{System: true}
+
+// Load indexes every indicator in the store, in pages, and returns how many it indexed.
+func (s *Service) Load(ctx context.Context) (int, error) {
+	f := hub.Filter{Viewer: system, Types: []string{"indicator"}, Limit: 1000}
+	n := 0
+	for {
+		objs, err := s.kb.List(ctx, f)
+		if err != nil {
+			return n, err
+		}
+		for _, o := range objs {
+			if s.add(o) {
+				n++
+			}
+		}
+		if len(objs) < f.Limit {
+			return n, nil
+		}
+		f.AfterSeq = objs[len(objs)-1].Seq
+	}
+}
+
+// Start indexes every stored indicator and then keeps the index current from b until ctx ends:
+// new indicators and new versions are indexed, revoked ones withdrawn. It subscribes before it
+// loads, so that nothing stored in between is missed (an indicator seen twice is indexed once).
+// b may be nil for a one-shot lookup (the CLI).
+func (s *Service) Start(ctx context.Context, b hub.Bus) (int, error) {
+	var events <-chan hub.Event
+	if b != nil {
+		var err error
+		if events, err = b.Subscribe(ctx, 0); err != nil {
+			return 0, err
+		}
+	}
+	n, err := s.Load(ctx)
+	if err != nil {
+		return n, err
+	}
+	if events != nil {
+		go s.follow(ctx, b, events)
+	}
+	return n, nil
+}
+
+func (s *Service) follow(ctx context.Context, b hub.Bus, events <-chan hub.Event) {
+	for e := range events {
+		if e.Kind != hub.EventObject || e.Type != "indicator" {
+			continue
+		}
+		objs, err := s.kb.List(ctx, hub.Filter{Viewer: system, IDs: []string{e.ObjectID}, Workspaces: []string{e.Workspace}, Limit: 1})
+		if err != nil {
+			s.log.Error("lookup: loading indicator", "id", e.ObjectID, "err", err)
+			continue
+		}
+		for _, o := range objs {
+			s.add(o)
+		}
+	}
+	if err := bus.Err(b, events); err != nil && !errors.Is(err, context.Canceled) {
+		s.log.Warn("lookup: event stream ended; the index may miss changes until restart", "err", err)
+	}
+}
+
+// add indexes one indicator version, replacing the version indexed before for the same
+// (workspace, id). It reports whether the indicator is now indexed.
+func (s *Service) add(o *hub.Object) bool {
+	var body struct {
+		Name        string    `json:"name"`
+		Pattern     string    `json:"pattern"`
+		PatternType string    `json:"pattern_type"`
+		ValidUntil  time.Time `json:"valid_until"`
+		Revoked     bool      `json:"revoked"`
+		Confidence  int       `json:"confidence"`
+	}
+	if err := json.Unmarshal(o.Body, &body); err != nil {
+		s.log.Warn("lookup: unreadable indicator", "id", o.ID, "err", err)
+		return false
+	}
+	key := o.Workspace + "\x00" + o.ID
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.latest[key]; ok {
+		s.idx.Remove(old)
+		s.refs[old].removed = true
+		delete(s.latest, key)
+	}
+	if body.Revoked || o.Revoked || body.PatternType != "stix" {
+		return false
+	}
+	p, err := pattern.Parse(body.Pattern)
+	if err != nil {
+		return false // validated at ingest; a pattern this parser refuses is not indexable
+	}
+	entries := p.Entries()
+	if len(entries) == 0 {
+		return false
+	}
+	ref := match.Ref(len(s.refs))
+	s.refs = append(s.refs, indicator{id: o.ID, workspace: o.Workspace, author: o.Author, name: body.Name,
+		tlp: o.TLP, recipients: o.Recipients, confidence: body.Confidence})
+	added := false
+	for _, e := range entries {
+		if err := s.idx.Add(ref, e); err == nil {
+			added = true
+		}
+	}
+	if !body.ValidUntil.IsZero() {
+		s.idx.SetValidUntil(ref, body.ValidUntil)
+	}
+	if added {
+		s.latest[key] = ref
+	}
+	return added
+}
+
+// Match is one indicator a value hit, as the caller may see it.
+type Match struct {
+	ID         string `json:"id"`
+	Name       string `json:"name,omitempty"`
+	Workspace  string `json:"workspace"`
+	TLP        string `json:"tlp"`
+	Author     string `json:"author"`
+	Confidence int    `json:"confidence,omitempty"`
+	How        string `json:"how"`     // exact, cidr, parent-domain, prefix, suffix
+	Matched    string `json:"matched"` // the indicator value that matched
+}
+
+// Result is what one looked-up value hit.
+type Result struct {
+	Value   string  `json:"value"`
+	Matches []Match `json:"matches"`
+}
+
+// Lookup looks up values and returns, per value in order, the indicators v may see that match
+// it. A value that hits only what v may not see is reported exactly like a miss.
+func (s *Service) Lookup(v hub.Viewer, values []string) []Result {
+	qs := make([]match.Query, len(values))
+	out := make([]Result, len(values))
+	for i, val := range values {
+		qs[i] = match.Query{Value: val}
+		out[i] = Result{Value: val, Matches: []Match{}}
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	s.idx.LookupBatch(qs, func(i int, h match.Hit) {
+		ind := s.refs[h.Ref]
+		o := hub.Object{Workspace: ind.workspace, Author: ind.author, TLP: ind.tlp, Recipients: ind.recipients}
+		if ind.removed || !access.Visible(v, &o) {
+			return
+		}
+		out[i].Matches = append(out[i].Matches, Match{ID: ind.id, Name: ind.name, Workspace: ind.workspace,
+			TLP: ind.tlp.String(), Author: ind.author, Confidence: ind.confidence, How: h.How, Matched: h.Matched})
+	})
+	return out
+}
