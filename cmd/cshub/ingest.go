@@ -24,7 +24,7 @@ func runIngest(ctx context.Context, e *env, args []string) error {
 	recipients := fs.String("recipients", "", "comma-separated organisation `codes` a TLP:RED object is addressed to")
 	tlp := fs.String("tlp", "", "TLP `level` for objects without a marking (default: the workspace's)")
 	ids := fs.Bool("ids", false, "print the ids of the accepted objects in the summary")
-	format := fs.String("format", "", "input `format`: stix or text (default: detected from the content)")
+	format := fs.String("format", "", "input `format`: stix, misp, csv, ioc-list or text (default: detected from the content)")
 	title := fs.String("title", "", "for free text: the report's `name` (default: its first line)")
 	verbose := fs.Bool("v", false, "report each committed batch on stderr, also when not a terminal")
 	files, err := parse(fs, args)

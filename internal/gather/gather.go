@@ -1,6 +1,7 @@
 // Package gather turns what members submit in any supported form into STIX and hands it to the
-// knowledge base: STIX bundles as they are, free-text reports through entity extraction. It is
-// the one entry point of `POST /api/v1/workspaces/{ws}/ingest` and `cshub ingest --format`.
+// knowledge base: STIX bundles as they are, MISP events and IOC lists through their converters,
+// free-text reports through entity extraction. It is the one entry point of
+// `POST /api/v1/workspaces/{ws}/ingest` and `cshub ingest --format`.
 package gather
 
 import (
@@ -8,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -16,14 +18,19 @@ import (
 	"cshub/internal/demo"
 	"cshub/internal/extract"
 	"cshub/internal/hub"
+	"cshub/internal/ioclist"
 	"cshub/internal/kb"
+	"cshub/internal/misp"
 )
 
 // Formats the gatherer accepts.
 const (
-	FormatAuto = ""
-	FormatSTIX = "stix"
-	FormatText = "text"
+	FormatAuto    = ""
+	FormatSTIX    = ioclist.FormatSTIX
+	FormatMISP    = ioclist.FormatMISP
+	FormatCSV     = ioclist.FormatCSV
+	FormatIOCList = ioclist.FormatIOCList
+	FormatText    = ioclist.FormatText
 )
 
 // maxText bounds a free-text report: extraction holds the whole text in memory.
@@ -66,7 +73,7 @@ func (s *Service) dictionary() (*extract.Dictionary, error) {
 // Request is one submission in any format.
 type Request struct {
 	kb.Submission
-	Format      string // FormatAuto, FormatSTIX or FormatText
+	Format      string // FormatAuto or one of the Format constants
 	ContentType string // the request's media type, used by FormatAuto
 	Title       string // for free text: the report's name; default: its first line
 }
@@ -82,10 +89,32 @@ func (s *Service) Ingest(ctx context.Context, req Request, r io.Reader) (*kb.Sum
 	switch format {
 	case FormatSTIX:
 		return s.kb.Ingest(ctx, req.Submission, br)
+	case FormatMISP:
+		bundle, err := misp.ToSTIX(br)
+		if err != nil {
+			return nil, err
+		}
+		return s.kb.Ingest(ctx, req.Submission, bytes.NewReader(bundle))
+	case FormatCSV, FormatIOCList:
+		listFormat := "text"
+		if format == FormatCSV {
+			listFormat = "csv"
+		}
+		bundle, rejected, err := ioclist.ToSTIX(br, ioclist.Options{Format: listFormat, Name: req.Title, Time: s.now().UTC()})
+		if err != nil {
+			return nil, err
+		}
+		sum, err := s.kb.Ingest(ctx, req.Submission, bytes.NewReader(bundle))
+		if sum != nil {
+			for _, r := range rejected {
+				sum.Rejected = append(sum.Rejected, kb.Rejection{ID: "line " + strconv.Itoa(r.Line), Reason: r.Value + ": " + r.Reason})
+			}
+		}
+		return sum, err
 	case FormatText:
 		return s.text(ctx, req, br)
 	}
-	return nil, hub.FieldError("format", "%q is not a format the hub reads (stix, text)", format)
+	return nil, hub.FieldError("format", "%q is not a format the hub reads (stix, misp, csv, ioc-list, text)", format)
 }
 
 func (s *Service) text(ctx context.Context, req Request, r io.Reader) (*kb.Summary, error) {
@@ -116,20 +145,13 @@ func (s *Service) text(ctx context.Context, req Request, r io.Reader) (*kb.Summa
 }
 
 // Detect tells the format of a submission from its media type and, failing that, its first
-// bytes: JSON is STIX, anything else is free text.
+// bytes. A gzip'd submission is a STIX bundle: the other formats are read as text.
 func Detect(contentType string, head []byte) string {
 	mt, _, _ := strings.Cut(strings.ToLower(contentType), ";")
-	switch strings.TrimSpace(mt) {
-	case "application/stix+json", "application/taxii+json", "application/gzip", "application/x-gzip":
-		return FormatSTIX
-	case "text/plain", "text/markdown":
-		return FormatText
-	}
-	trimmed := bytes.TrimLeft(head, " \t\r\n\ufeff")
-	if len(trimmed) > 0 && trimmed[0] == '{' || bytes.HasPrefix(head, []byte{0x1f, 0x8b}) {
+	if mt = strings.TrimSpace(mt); mt == "application/gzip" || mt == "application/x-gzip" || bytes.HasPrefix(head, []byte{0x1f, 0x8b}) {
 		return FormatSTIX
 	}
-	return FormatText
+	return ioclist.Detect(contentType, head)
 }
 
 func firstLine(text string, max int) string {

@@ -208,6 +208,11 @@ func (s *Service) Ingest(ctx context.Context, sub Submission, r io.Reader) (sum 
 
 // commit stores one batch and announces what was new.
 func (s *Service) commit(ctx context.Context, p *plan, objs []*hub.Object, sum *Summary) error {
+	objs, rejects, err := s.checkVersions(ctx, p, objs)
+	if err != nil {
+		return err
+	}
+	sum.Rejected = append(sum.Rejected, rejects...)
 	if len(objs) == 0 {
 		return nil
 	}
@@ -250,6 +255,46 @@ func (s *Service) commit(ctx context.Context, p *plan, objs []*hub.Object, sum *
 
 // publishTimeout bounds announcing one committed batch on the bus.
 const publishTimeout = 30 * time.Second
+
+// checkVersions keeps the rules for new versions of objects already in the workspace: only the
+// author's organisation adds versions, and a version may raise the TLP but never lower it. It
+// asks the store once per batch, for the latest stored version of each id.
+func (s *Service) checkVersions(ctx context.Context, p *plan, objs []*hub.Object) ([]*hub.Object, []Rejection, error) {
+	if len(objs) == 0 {
+		return objs, nil, nil
+	}
+	ids := make([]string, len(objs))
+	for i, o := range objs {
+		ids[i] = o.ID
+	}
+	stored, err := s.store.ListObjects(ctx, hub.Filter{Viewer: hub.Viewer{System: true}, IDs: ids, Workspaces: []string{p.workspace}, Limit: len(ids)})
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(stored) == 0 {
+		return objs, nil, nil
+	}
+	latest := make(map[string]*hub.Object, len(stored))
+	for _, o := range stored {
+		latest[o.ID] = o
+	}
+	kept := objs[:0]
+	var rejects []Rejection
+	for _, o := range objs {
+		old, ok := latest[o.ID]
+		switch {
+		case !ok || o.Modified.Equal(old.Modified):
+			kept = append(kept, o) // new, or a duplicate the store will recognise
+		case old.Author != o.Author:
+			rejects = append(rejects, Rejection{ID: o.ID, Reason: o.ID + ": modified: versions of this object are added by its author's organisation (" + old.Author + ")"})
+		case o.TLP < old.TLP && o.Modified.After(old.Modified):
+			rejects = append(rejects, Rejection{ID: o.ID, Reason: o.ID + ": object_marking_refs: TLP may be raised, never lowered: the stored version is TLP:" + old.TLP.String() + ", this one TLP:" + o.TLP.String()})
+		default:
+			kept = append(kept, o)
+		}
+	}
+	return kept, rejects, nil
+}
 
 // plan is what an ingest decided before reading: where objects go and how they are marked.
 type plan struct {
@@ -312,6 +357,13 @@ func (p *plan) object(s *Service, raw json.RawMessage) (*hub.Object, Rejection) 
 	}
 	if o.TLP == hub.TLPRed {
 		o.Recipients = p.recipients
+	}
+	if tk, ok := s.sealer.(Tokenizer); ok {
+		toks, err := tokens(tk, meta, body)
+		if err != nil {
+			return nil, Rejection{ID: meta.ID, Reason: "blind index failed: " + hub.ErrorMessage(err)}
+		}
+		o.Tokens = toks
 	}
 	sealed, err := s.sealer.Encrypt(objectLocation(o), body)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"cshub/internal/hub"
 	"cshub/internal/kb"
 	"cshub/internal/seal"
+	"cshub/internal/stix"
 	"cshub/internal/store/sqlite"
 )
 
@@ -312,5 +313,78 @@ func TestIngestAndRedReadsAreAudited(t *testing.T) {
 	}
 	if rep, err := f.audit.Verify(ctx); err != nil || rep.Broken != nil {
 		t.Fatalf("verify: %+v, %v", rep, err)
+	}
+}
+
+func bundleOf(objs ...string) *strings.Reader {
+	return strings.NewReader(`{"type":"bundle","id":"bundle--0b0b1c52-5a1e-4f4e-9a52-4f0ae1d9a3c1","objects":[` + strings.Join(objs, ",") + `]}`)
+}
+
+const actor = `{"type":"intrusion-set","spec_version":"2.1","id":"intrusion-set--bef4c620-0787-42a8-a96d-b7eb6e85917c","created":"2020-01-01T00:00:00.000Z","modified":"2020-01-01T00:00:00.000Z","name":"APT28","aliases":["APT28","Fancy Bear","Sofacy"]}`
+
+func indicatorVersion(modified, marking string) string {
+	return `{"type":"indicator","spec_version":"2.1","id":"indicator--6f296474-7015-54e8-ac24-775a616590a2","created":"2019-02-01T00:00:00.000Z","modified":"` + modified + `","pattern":"[domain-name:value = 'Secure-Mail.example.net']","pattern_type":"stix","valid_from":"2019-02-01T00:00:00Z","object_marking_refs":["` + marking + `"]}`
+}
+
+func TestBlindIndexFindsSealedObjectsByNameAliasAndValue(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if _, err := f.kb.Ingest(ctx, kb.Submission{Org: "cert-fr", Workspace: "community"}, bundleOf(actor, indicatorVersion("2019-02-01T00:00:00.000Z", stix.TLP2Green))); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ kind, value, want string }{
+		{kb.TokenAlias, "fancy bear", "intrusion-set--bef4c620-0787-42a8-a96d-b7eb6e85917c"},
+		{kb.TokenAlias, "  SOFACY ", "intrusion-set--bef4c620-0787-42a8-a96d-b7eb6e85917c"},
+		{kb.TokenName, "apt28", "intrusion-set--bef4c620-0787-42a8-a96d-b7eb6e85917c"},
+		{kb.TokenValue, "secure-mail.EXAMPLE.net.", "indicator--6f296474-7015-54e8-ac24-775a616590a2"},
+		{kb.TokenValue, "domain-name:secure-mail.example.net", "indicator--6f296474-7015-54e8-ac24-775a616590a2"},
+		{kb.TokenAlias, "cozy bear", ""},
+	} {
+		objs, err := f.kb.Find(ctx, f.viewer(t, "cert-uk"), tc.kind, tc.value, 10)
+		if err != nil {
+			t.Fatalf("%s %q: %v", tc.kind, tc.value, err)
+		}
+		got := ""
+		if len(objs) > 0 {
+			got = objs[0].ID
+		}
+		if got != tc.want || len(objs) > 1 {
+			t.Errorf("%s %q found %d objects, first %q; want %q", tc.kind, tc.value, len(objs), got, tc.want)
+		}
+	}
+	// Nobody outside the workspace finds it.
+	objs, err := f.kb.Find(ctx, hub.Viewer{Org: "cert-uk", Workspaces: []string{"cert-fr"}}, kb.TokenAlias, "fancy bear", 10)
+	if err != nil || len(objs) != 0 {
+		t.Errorf("found from outside the workspace: %d, %v", len(objs), err)
+	}
+}
+
+func TestNewVersionsComeFromTheAuthorAndNeverLowerTLP(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	first := indicatorVersion("2019-02-01T00:00:00.000Z", stix.TLP2Amber)
+	if sum, err := f.kb.Ingest(ctx, kb.Submission{Org: "cert-fr", Workspace: "community"}, bundleOf(first)); err != nil || sum.Accepted != 1 {
+		t.Fatalf("first version: %+v %v", sum, err)
+	}
+	for _, tc := range []struct {
+		name, org, version string
+		accepted           int
+		reason             string
+	}{
+		{"another org's version", "cert-uk", indicatorVersion("2019-03-01T00:00:00.000Z", stix.TLP2Red), 0, "author's organisation"},
+		{"lowered TLP", "cert-fr", indicatorVersion("2019-03-01T00:00:00.000Z", stix.TLP2Green), 0, "never lowered"},
+		{"raised TLP", "cert-fr", indicatorVersion("2019-03-01T00:00:00.000Z", stix.TLP2AmberStrict), 1, ""},
+		{"the same version again", "cert-uk", first, 0, ""},
+	} {
+		sum, err := f.kb.Ingest(ctx, kb.Submission{Org: tc.org, Workspace: "community"}, bundleOf(tc.version))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if sum.Accepted != tc.accepted {
+			t.Errorf("%s: accepted %d, want %d (%+v)", tc.name, sum.Accepted, tc.accepted, sum)
+		}
+		if tc.reason != "" && (len(sum.Rejected) != 1 || !strings.Contains(sum.Rejected[0].Reason, tc.reason)) {
+			t.Errorf("%s: rejected %+v, want a reason mentioning %q", tc.name, sum.Rejected, tc.reason)
+		}
 	}
 }
