@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"cshub/internal/audit"
 	"cshub/internal/auth"
@@ -47,13 +48,14 @@ func (c *common) rootKeyFile() string { return filepath.Join(c.data, "root.key")
 
 // app is an opened hub: everything wired by hand, in one place.
 type app struct {
-	store   hub.Store
-	barrier *seal.Barrier
-	bus     hub.Bus
-	kb      *kb.Service
-	audit   *audit.Log
-	auth    *auth.Authenticator
-	log     *slog.Logger
+	store    hub.Store
+	barrier  *seal.Barrier
+	bus      hub.Bus
+	kb       *kb.Service
+	audit    *audit.Log
+	auth     *auth.Authenticator
+	sessions *auth.Sessions // signed session cookies of the web interface
+	log      *slog.Logger
 }
 
 // openApp opens the hub in c. With create, a hub that does not exist yet is initialised: a root
@@ -108,7 +110,12 @@ func openApp(ctx context.Context, e *env, c *common, create bool) (*app, error) 
 	}
 	a.audit = audit.New(st, auditSealer{a.barrier}, nil)
 	a.kb = kb.New(kb.Config{Store: st, Sealer: a.barrier, Bus: a.bus, Audit: a.audit, Log: log})
-	a.auth, err = auth.New(auth.Config{Directory: st, Open: members.TOTPOpener(a.barrier)})
+	macKey, err := a.barrier.MACKey()
+	if err != nil {
+		return nil, err
+	}
+	a.sessions = &auth.Sessions{Key: macKey, Idle: 30 * time.Minute, Absolute: 12 * time.Hour}
+	a.auth, err = auth.New(auth.Config{Directory: st, Open: members.TOTPOpener(a.barrier), Sessions: a.sessions})
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,7 @@ import (
 	"cshub/internal/hub"
 	"cshub/internal/lookup"
 	"cshub/internal/stream"
+	"cshub/internal/web"
 )
 
 // serveFlags are the flags of the commands that serve the hub (serve, demo).
@@ -72,8 +73,17 @@ func serve(ctx context.Context, e *env, a *app, f *serveFlags, ready func(url st
 		return err
 	}
 	a.log.Info("matching index loaded", "indicators", n)
+	apiSrv := api.New(api.Config{KB: a.kb, Dir: a.store, Auth: a.auth, Log: a.log, Stream: streams, Lookup: lookups})
+	webSrv, err := web.New(web.Config{KB: a.kb, Dir: a.store, Auth: a.auth, Sessions: a.sessions, Log: a.log})
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/api/", apiSrv)
+	mux.Handle("/healthz", apiSrv)
+	mux.Handle("/", webSrv)
 	srv := &http.Server{
-		Handler: api.New(api.Config{KB: a.kb, Dir: a.store, Auth: a.auth, Log: a.log, Stream: streams, Lookup: lookups}),
+		Handler: mux,
 		// Bundles may be large and streams long-lived, so there is no overall read or write
 		// timeout; slow clients are bounded by the header timeout and idle timeout.
 		ReadHeaderTimeout: 10 * time.Second,

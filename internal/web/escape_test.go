@@ -1,0 +1,114 @@
+package web
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// Script payloads that must never reach a page unescaped.
+const (
+	payloadScript = `<script>alert(1)</script>`
+	payloadAttr   = `"><img src=x onerror=alert(1)>`
+	payloadURL    = `javascript:alert(1)`
+)
+
+// note returns a STIX note (or, with marking "red", a TLP:RED one) numbered i.
+func note(i int, content, marking string) map[string]any {
+	o := map[string]any{
+		"type": "note", "spec_version": "2.1",
+		"id":      fmt.Sprintf("note--00000000-0000-4000-8000-%012d", i),
+		"created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z",
+		"content": content, "object_refs": []string{"identity--acb5e248-12e5-57a8-bd18-0c18f94a6ec5"},
+	}
+	if marking == "red" {
+		o["object_marking_refs"] = []string{"marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed"}
+	}
+	return o
+}
+
+func bundleOf(objs ...map[string]any) []byte {
+	b, err := json.Marshal(map[string]any{"type": "bundle", "id": "bundle--00000000-0000-4000-8000-000000000001", "objects": objs})
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// hostile returns objects whose every shown property carries a script payload.
+func hostile() []map[string]any {
+	refs := []map[string]any{
+		{"source_name": payloadScript, "url": payloadURL, "external_id": payloadAttr, "description": payloadScript},
+		{"source_name": "data", "url": "data:text/html," + payloadScript},
+		{"source_name": "attr", "url": "https://example.org/" + payloadAttr},
+	}
+	return []map[string]any{
+		{
+			"type": "intrusion-set", "spec_version": "2.1", "id": "intrusion-set--11111111-1111-4111-8111-111111111111",
+			"created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z",
+			"name": payloadScript, "description": payloadAttr + "\n" + payloadScript,
+			"aliases": []string{payloadScript, payloadAttr, payloadURL}, "external_references": refs,
+			"labels": []string{payloadAttr},
+		},
+		{
+			"type": "indicator", "spec_version": "2.1", "id": "indicator--22222222-2222-4222-8222-222222222222",
+			"created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z",
+			"name": payloadAttr, "description": payloadURL, "indicator_types": []string{"malicious-activity"},
+			"pattern":      "[url:value = 'javascript:alert(1)//\"><script>alert(1)</script>']",
+			"pattern_type": "stix", "valid_from": "2024-01-01T00:00:00Z",
+			"kill_chain_phases":   []map[string]any{{"kill_chain_name": payloadScript, "phase_name": payloadAttr}},
+			"external_references": refs,
+		},
+		{
+			"type": "attack-pattern", "spec_version": "2.1", "id": "attack-pattern--33333333-3333-4333-8333-333333333333",
+			"created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z",
+			"name": payloadURL, "description": "</textarea></pre></code>" + payloadScript,
+		},
+	}
+}
+
+// unescaped lists the forms in which a payload would be live in HTML.
+var unescaped = []string{
+	"<script>alert", "<img src=x", "onerror=alert(1)>", `<a href="javascript:`, `<a href="data:`,
+	"</pre></code><script", `"><img`,
+}
+
+func TestObjectValuesAreEscaped(t *testing.T) {
+	h := newTestHub(t)
+	sum := h.ingest(t, "cert-fr", bundleOf(hostile()...))
+	if len(sum.IDs) != 3 {
+		t.Fatalf("stored %d hostile objects, want 3", len(sum.IDs))
+	}
+	b := h.browser(t)
+	b.login(t, h.users["cert-be"])
+	pages := map[string]string{"/": b.get(t, "/").body}
+	for _, id := range sum.IDs {
+		r := b.get(t, "/objects/"+id)
+		if r.code != 200 {
+			t.Fatalf("GET /objects/%s = %d", id, r.code)
+		}
+		pages["/objects/"+id] = r.body
+	}
+	// A user name carrying a payload is escaped too on the login page after a failure.
+	lb := h.browser(t)
+	pages["/login (failed)"] = lb.post(t, "/login", lb.loginForm(t, payloadAttr+payloadScript, "x", "")).body
+
+	for path, body := range pages {
+		for _, bad := range unescaped {
+			if strings.Contains(body, bad) {
+				i := strings.Index(body, bad)
+				t.Errorf("%s: unescaped %q in …%s…", path, bad, body[max(0, i-80):min(len(body), i+80)])
+			}
+		}
+	}
+	// The payloads are shown as text, escaped, not dropped.
+	if !strings.Contains(pages["/objects/intrusion-set--11111111-1111-4111-8111-111111111111"], "&lt;script&gt;alert(1)&lt;/script&gt;") {
+		t.Error("the intrusion set's name is not shown as escaped text")
+	}
+	// Only the https reference became a link.
+	page := pages["/objects/indicator--22222222-2222-4222-8222-222222222222"]
+	if n := strings.Count(page, `<a href="https://example.org/`); n != 1 {
+		t.Errorf("%d links to the https reference, want 1", n)
+	}
+}

@@ -1,0 +1,337 @@
+// Package web serves the hub's server-rendered web interface: the login page, the dashboard and
+// object pages, with html/template templates and static assets embedded in the binary.
+//
+// Every response carries a strict Content-Security-Policy (no inline script or style, nothing
+// from other origins), and every POST form carries a CSRF token bound to the session, or before
+// login to a signed pre-session cookie. Pages read objects only through a hub.Viewer built by
+// package access for access.PathRead, so the web UI shows exactly what the JSON API shows.
+package web
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"cshub/internal/auth"
+	"cshub/internal/hub"
+	"cshub/internal/kb"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// contentSecurityPolicy is sent with every response. It allows styles, scripts and images from
+// the hub itself only (images also as data: URIs), forms posting only to the hub, and no
+// framing: a value from an object that slipped past escaping still could not run.
+const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// maxFormBody bounds what a POST form may send; the login form needs a few hundred bytes.
+const maxFormBody = 16 << 10
+
+// Config holds what a Server is built from. KB, Dir, Auth and Sessions are required. Auth must
+// have been built with the same Sessions in its auth.Config, since pages authenticate the session
+// cookie through Auth.Session.
+type Config struct {
+	KB       *kb.Service
+	Dir      hub.DirectoryStore
+	Auth     *auth.Authenticator
+	Sessions *auth.Sessions
+
+	// Objects counts and pages objects for the dashboard without opening their bodies. Nil: Dir,
+	// if it is also a hub.ObjectStore (as a hub.Store is).
+	Objects hub.ObjectStore
+
+	Name string       // shown in the header; "" means "cshub"
+	Log  *slog.Logger // nil: discard
+	// Now is the clock sessions are issued by; nil means time.Now. It must agree with the
+	// clock of Auth, which verifies them.
+	Now func() time.Time
+}
+
+// Server is the web interface, an http.Handler for "/", "/login", "/logout", "/objects/{id}" and
+// "/static/…". Mount it at "/" beside the JSON API, which keeps "/api/", "/healthz" and
+// "/taxii2/". It is safe for concurrent use.
+type Server struct {
+	kb       *kb.Service
+	dir      hub.DirectoryStore
+	objects  hub.ObjectStore
+	auth     *auth.Authenticator
+	sessions *auth.Sessions
+	csrfKey  []byte
+	name     string
+	log      *slog.Logger
+	now      func() time.Time
+
+	countCache countCache
+
+	pages     map[string]*template.Template // by page file name; read-only after New
+	staticTag string                        // content hash of the static files, for cache busting
+	static    http.Handler
+	handler   http.Handler
+}
+
+// New returns a Server with its templates parsed and its routes installed. It fails when a
+// required field is missing or the Sessions are unusable.
+func New(c Config) (*Server, error) {
+	switch {
+	case c.KB == nil:
+		return nil, errors.New("web: Config.KB is required")
+	case c.Dir == nil:
+		return nil, errors.New("web: Config.Dir is required")
+	case c.Auth == nil:
+		return nil, errors.New("web: Config.Auth is required")
+	case c.Sessions == nil:
+		return nil, errors.New("web: Config.Sessions is required")
+	case len(c.Sessions.Key) < 32:
+		return nil, errors.New("web: Config.Sessions.Key must hold at least 32 bytes")
+	case c.Sessions.Idle <= 0 || c.Sessions.Absolute <= 0:
+		return nil, errors.New("web: Config.Sessions.Idle and Absolute must be positive")
+	}
+	s := &Server{
+		kb: c.KB, dir: c.Dir, objects: c.Objects, auth: c.Auth, sessions: c.Sessions,
+		csrfKey: deriveKey(c.Sessions.Key, "cshub web csrf v1"),
+		name:    c.Name, log: c.Log, now: c.Now,
+	}
+	if s.objects == nil {
+		objs, ok := c.Dir.(hub.ObjectStore)
+		if !ok {
+			return nil, errors.New("web: Config.Objects is required when Dir is not also a hub.ObjectStore")
+		}
+		s.objects = objs
+	}
+	if s.name == "" {
+		s.name = "cshub"
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if err := s.parseTemplates(); err != nil {
+		return nil, err
+	}
+	sub, err := fs.Sub(staticFS, "static")
+	if err != nil {
+		return nil, err
+	}
+	s.staticTag, err = hashFS(sub)
+	if err != nil {
+		return nil, err
+	}
+	s.static = http.StripPrefix("/static/", http.FileServerFS(sub))
+	s.handler = s.routes()
+	return s, nil
+}
+
+// routes is the route table of the web interface, wrapped in the middleware every response
+// passes: security headers first, so that even errors from the mux carry them, then the
+// cross-origin check on unsafe methods.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /static/", s.serveStatic)
+
+	mux.HandleFunc("GET /login", s.loginForm)
+	mux.HandleFunc("POST /login", s.login)
+	mux.HandleFunc("POST /logout", s.logout)
+
+	mux.Handle("GET /{$}", s.authed(s.dashboard))
+	mux.Handle("GET /objects/{id}", s.authed(s.object))
+
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.notFound(w, r)
+	})
+
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.log.Info("web: cross-origin request refused", "method", r.Method, "path", r.URL.Path,
+			"origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
+		s.forbidden(w, r)
+	}))
+	return securityHeaders(cop.Handler(mux))
+}
+
+// ServeHTTP makes a Server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// securityHeaders sets the headers every response carries, before h writes anything.
+func securityHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", contentSecurityPolicy)
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+		if r.TLS != nil {
+			// Only over TLS: a browser must not be told to insist on HTTPS by a plain-HTTP
+			// loopback server (--insecure-http) that cannot serve it.
+			hd.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request) {
+	if strings.HasSuffix(r.URL.Path, "/") { // no directory listings
+		s.notFound(w, r)
+		return
+	}
+	// Pages link to static files with ?v=<content hash>, so a changed file has a new URL and
+	// the old one may be cached for long.
+	if r.URL.Query().Get("v") == s.staticTag {
+		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		w.Header().Set("Cache-Control", "no-cache")
+	}
+	s.static.ServeHTTP(w, r)
+}
+
+// hashFS returns a short hex digest of every file in fsys, to tag static URLs.
+func hashFS(fsys fs.FS) (string, error) {
+	h := sha256.New()
+	err := fs.WalkDir(fsys, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(fsys, path)
+		if err != nil {
+			return err
+		}
+		h.Write([]byte(path))
+		h.Write([]byte{0})
+		h.Write(b)
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8]), nil
+}
+
+// status maps an error code to the HTTP status of the page that reports it: the one place in
+// this package where that happens.
+func status(code string) int {
+	switch code {
+	case hub.EInvalid:
+		return http.StatusBadRequest
+	case hub.ENotFound:
+		return http.StatusNotFound
+	case hub.EConflict:
+		return http.StatusConflict
+	case hub.EUnauthorized:
+		return http.StatusUnauthorized
+	case hub.EForbidden:
+		return http.StatusForbidden
+	case hub.ETooLarge:
+		return http.StatusRequestEntityTooLarge
+	case hub.ERateLimited:
+		return http.StatusTooManyRequests
+	case hub.ESealed, hub.EUnavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// fail renders the error page for err. Not-found errors all render the same page, whatever
+// their message, so that a TLP:RED object hidden from the viewer looks exactly like a missing
+// one. Internal errors are logged with their cause and shown only as "internal error".
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	code := hub.ErrorCode(err)
+	switch code {
+	case hub.ENotFound:
+		s.notFound(w, r)
+		return
+	case hub.EInternal:
+		s.log.Error("web: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	msg := hub.ErrorMessage(err)
+	if code == hub.EInternal {
+		msg = "Something went wrong on the hub. The error was logged; try again later."
+	}
+	s.render(w, r, status(code), "error.html", &page{Title: "Error", Data: errorPage{Message: msg}})
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusNotFound, "notfound.html", &page{Title: "Not found"})
+}
+
+func (s *Server) forbidden(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusForbidden, "error.html", &page{Title: "Forbidden", Data: errorPage{
+		Message: "The request was refused because it did not come from a form of this hub. Reload the page and try again.",
+	}})
+}
+
+type errorPage struct{ Message string }
+
+// page is what every template receives: the layout's fields and the page's own Data.
+type page struct {
+	Title string
+	Hub   string
+	User  *auth.Principal // nil before login
+	Org   string          // the user's organisation's name
+	CSRF  string          // token for the forms of this page
+	Nav   string          // which nav entry is current
+	CSS   string          // URL of the style sheet
+	TLP   hub.TLP         // the page's banner; TLPUnset for none
+	Data  any
+}
+
+// render executes the page template into a buffer and then sends it, so that a failing template
+// yields a clean error response instead of half a page.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, code int, name string, p *page) {
+	p.Hub = s.name
+	p.CSS = "/static/cshub.css?v=" + s.staticTag
+	if p.User == nil {
+		if u := principal(r.Context()); u != nil {
+			p.User = u.Principal
+			p.Org = u.OrgName
+			p.CSRF = s.sessionToken(u.Principal)
+		}
+	}
+	t := s.pages[name]
+	var buf bytes.Buffer
+	if t == nil {
+		s.log.Error("web: no template", "name", name)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
+		s.log.Error("web: rendering page", "name", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	if _, err := w.Write(buf.Bytes()); err != nil {
+		s.log.Debug("web: response write failed", "err", err)
+	}
+}
+
+// viewer is the signed-in user of a request, as authed puts it in the request's context.
+type viewer struct {
+	*auth.Principal
+	OrgName string
+	Viewer  hub.Viewer
+}
+
+type viewerKey struct{}
+
+func principal(ctx context.Context) *viewer {
+	v, _ := ctx.Value(viewerKey{}).(*viewer)
+	return v
+}
