@@ -15,6 +15,7 @@ import (
 	"cshub/internal/hub"
 	"cshub/internal/lookup"
 	"cshub/internal/stream"
+	"cshub/internal/taxii"
 	"cshub/internal/web"
 )
 
@@ -81,6 +82,7 @@ func serve(ctx context.Context, e *env, a *app, f *serveFlags, ready func(url st
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiSrv)
 	mux.Handle("/healthz", apiSrv)
+	mux.Handle(taxii.DiscoveryPath, taxii.New(taxii.Config{KB: a.kb, Dir: a.store, Auth: a.auth, Log: a.log}))
 	mux.Handle("/", webSrv)
 	srv := &http.Server{
 		Handler: mux,
