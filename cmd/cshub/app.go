@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"cshub/internal/api"
 	"cshub/internal/audit"
 	"cshub/internal/auth"
 	"cshub/internal/bus"
@@ -55,6 +56,7 @@ type app struct {
 	audit    *audit.Log
 	auth     *auth.Authenticator
 	sessions *auth.Sessions // signed session cookies of the web interface
+	admin    *api.Admin     // identity administration, for the API and the CLI
 	log      *slog.Logger
 }
 
@@ -116,6 +118,10 @@ func openApp(ctx context.Context, e *env, c *common, create bool) (*app, error) 
 	}
 	a.sessions = &auth.Sessions{Key: macKey, Idle: 30 * time.Minute, Absolute: 12 * time.Hour}
 	a.auth, err = auth.New(auth.Config{Directory: st, Open: members.TOTPOpener(a.barrier), Sessions: a.sessions})
+	if err != nil {
+		return nil, err
+	}
+	a.admin, err = api.NewAdmin(api.AdminConfig{Dir: st, Members: members.New(st, a.barrier, a.auth, nil), Audit: a.audit, Log: log})
 	if err != nil {
 		return nil, err
 	}

@@ -37,6 +37,10 @@ func commands() []command {
 		{"match", "look up values from stdin against the indicators, one JSON line per hit", "[flags] < values", runMatch},
 		{"objects", "list objects, or print one by id", "[flags] [ID]", runObjects},
 		{"audit", "verify or list the hash-chained audit log", "verify|list [flags]", runAudit},
+		{"org", "add, list or change organisations (on the data directory, as the hub operator)", "add|list|set [flags]", runOrg},
+		{"workspace", "add or list workspaces and change their members (as the hub operator)", "add|list|member-add|member-remove [flags]", runWorkspace},
+		{"user", "add, list or change users (as the hub operator)", "add|list|set [flags]", runUser},
+		{"apikey", "add, list or revoke API keys (as the hub operator)", "add|list|revoke [flags]", runKey},
 		{"bench", "measure ingest and print figures beside their baselines", "[flags]", runBench},
 		{"version", "print the version", "", runVersion},
 	}

@@ -74,7 +74,7 @@ func serve(ctx context.Context, e *env, a *app, f *serveFlags, ready func(url st
 		return err
 	}
 	a.log.Info("matching index loaded", "indicators", n)
-	apiSrv := api.New(api.Config{KB: a.kb, Dir: a.store, Auth: a.auth, Log: a.log, Stream: streams, Lookup: lookups})
+	apiSrv := api.New(api.Config{KB: a.kb, Dir: a.store, Auth: a.auth, Log: a.log, Stream: streams, Lookup: lookups, Admin: a.admin})
 	webSrv, err := web.New(web.Config{KB: a.kb, Dir: a.store, Auth: a.auth, Sessions: a.sessions, Log: a.log})
 	if err != nil {
 		return err

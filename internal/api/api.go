@@ -32,6 +32,8 @@ type Config struct {
 	Stream *stream.Server
 	// Lookup serves POST /api/v1/match; the route is absent when nil.
 	Lookup *lookup.Service
+	// Admin serves the identity administration endpoints (admin.go); absent when nil.
+	Admin *Admin
 }
 
 // Server is the JSON API. Its Handler is safe for concurrent use.
@@ -61,6 +63,9 @@ func New(c Config) *Server {
 	}
 	s.mux = http.NewServeMux()
 	s.routes()
+	if c.Admin != nil {
+		s.EnableAdmin(c.Admin)
+	}
 	return s
 }
 
@@ -117,6 +122,9 @@ func (s *Server) authed(scope hub.Scope, h http.HandlerFunc) http.Handler {
 }
 
 func (s *Server) authenticate(r *http.Request) (*auth.Principal, error) {
+	if p, ok, err := s.viaCertificate(r); ok {
+		return p, err
+	}
 	h := r.Header.Get("Authorization")
 	const prefix = "Bearer "
 	if len(h) <= len(prefix) || !equalFoldASCII(h[:len(prefix)], prefix) {
