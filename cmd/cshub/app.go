@@ -121,7 +121,9 @@ func openApp(ctx context.Context, e *env, c *common, create bool) (*app, error) 
 	if err != nil {
 		return nil, err
 	}
-	a.admin, err = api.NewAdmin(api.AdminConfig{Dir: st, Members: members.New(st, a.barrier, a.auth, nil), Audit: a.audit, Log: log})
+	m := members.New(st, a.barrier, a.auth, nil)
+	m.SetAudit(a.audit)
+	a.admin, err = api.NewAdmin(api.AdminConfig{Dir: st, Members: m, Audit: a.audit, Log: log})
 	if err != nil {
 		return nil, err
 	}

@@ -41,6 +41,7 @@ func commands() []command {
 		{"workspace", "add or list workspaces and change their members (as the hub operator)", "add|list|member-add|member-remove [flags]", runWorkspace},
 		{"user", "add, list or change users (as the hub operator)", "add|list|set [flags]", runUser},
 		{"apikey", "add, list or revoke API keys (as the hub operator)", "add|list|revoke [flags]", runKey},
+		{"keys", "show, rotate and re-seal the keyring's key terms", "status|rotate|rewrap [flags]", runKeys},
 		{"bench", "measure ingest and print figures beside their baselines", "[flags]", runBench},
 		{"version", "print the version", "", runVersion},
 	}

@@ -67,6 +67,9 @@ func serve(ctx context.Context, e *env, a *app, f *serveFlags, ready func(url st
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return hub.FieldError("tls-cert", "--tls-cert and --tls-key go together")
 	}
+	if err := followKeyring(ctx, a); err != nil {
+		return err
+	}
 	streams := stream.New(stream.Config{Bus: a.bus, KB: a.kb, Dir: a.store, Log: a.log})
 	lookups := lookup.New(a.kb, a.log)
 	n, err := lookups.Start(ctx, a.bus)
@@ -145,4 +148,38 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// keyringPoll is how often a serving hub re-reads the keyring even without an announcement: a
+// `cshub keys` run on a SQLite hub has no shared bus to announce its change on.
+const keyringPoll = time.Minute
+
+// followKeyring reloads the keyring whenever a replica announces a change, and every
+// keyringPoll, so that a rotation takes effect and a destroyed workspace key leaves every
+// replica's memory, not only the one that destroyed it.
+func followKeyring(ctx context.Context, a *app) error {
+	events, err := a.bus.Subscribe(ctx, 0)
+	if err != nil {
+		return err
+	}
+	go func() {
+		tick := time.NewTicker(keyringPoll)
+		defer tick.Stop()
+		for {
+			select {
+			case e, ok := <-events:
+				if !ok {
+					return
+				}
+				if e.Kind != hub.EventKeys {
+					continue
+				}
+			case <-tick.C:
+			}
+			if err := a.barrier.Reload(ctx); err != nil && ctx.Err() == nil {
+				a.log.Error("keyring reload failed", "err", err)
+			}
+		}
+	}()
+	return nil
 }

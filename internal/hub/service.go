@@ -28,6 +28,20 @@ type ObjectStore interface {
 
 	// CountObjects returns how many objects ListObjects would return without a Limit or cursor.
 	CountObjects(ctx context.Context, f Filter) (int64, error)
+
+	// ReplaceBodies sets, in one transaction, the body of each version named by an update's Seq
+	// to New, but only where the stored body still equals Old: a compare-and-swap per row, so
+	// that re-sealing bodies under a new key term (package rewrap) never overwrites a body that
+	// changed or a row that was deleted meanwhile. It returns how many rows were replaced; rows
+	// that no longer match are left alone and are not an error. Nothing else of a row changes.
+	ReplaceBodies(ctx context.Context, updates []BodyUpdate) (replaced int, err error)
+}
+
+// BodyUpdate is one compare-and-swap of ObjectStore.ReplaceBodies: the body of the version
+// with this Seq becomes New if it still is Old.
+type BodyUpdate struct {
+	Seq      int64
+	Old, New []byte
 }
 
 // DirectoryStore keeps organisations, workspaces, users and API keys. A missing thing is

@@ -17,6 +17,7 @@ import (
 	"cshub/internal/audit"
 	"cshub/internal/bus"
 	"cshub/internal/hub"
+	"cshub/internal/seal"
 	"cshub/internal/stix"
 )
 
@@ -365,7 +366,7 @@ func (p *plan) object(s *Service, raw json.RawMessage) (*hub.Object, Rejection) 
 		}
 		o.Tokens = toks
 	}
-	sealed, err := s.sealer.Encrypt(objectLocation(o), body)
+	sealed, err := s.sealer.Encrypt(seal.ObjectLocation(o), body)
 	if err != nil {
 		return nil, Rejection{ID: meta.ID, Reason: "sealing failed: " + hub.ErrorMessage(err)}
 	}

@@ -53,12 +53,6 @@ func New(c Config) *Service {
 	return s
 }
 
-// objectLocation is where an object version's body is bound to: a sealed body moved to another
-// workspace, object or version no longer opens.
-func objectLocation(o *hub.Object) seal.Location {
-	return seal.Location{Workspace: o.Workspace, Kind: "object", ID: o.ID, Version: o.Modified.UTC().Format(time.RFC3339Nano)}
-}
-
 // Get returns the latest version of id that v may see, or the version modified at the given
 // instant when version is not zero, with its body opened.
 func (s *Service) Get(ctx context.Context, v hub.Viewer, id string, version time.Time) (*hub.Object, error) {
@@ -109,7 +103,7 @@ func (s *Service) RecordRead(ctx context.Context, org, actor string, o *hub.Obje
 }
 
 func (s *Service) open(o *hub.Object) error {
-	body, err := s.sealer.Decrypt(objectLocation(o), o.Body)
+	body, err := s.sealer.Decrypt(seal.ObjectLocation(o), o.Body)
 	if err != nil {
 		return err
 	}

@@ -6,30 +6,34 @@ package members
 
 import (
 	"context"
-	"strconv"
+	"fmt"
 	"time"
 
+	"cshub/internal/audit"
 	"cshub/internal/auth"
 	"cshub/internal/hub"
 	"cshub/internal/seal"
 )
 
-// hubKey names the hub's own data key (package seal), which seals secrets that belong to no
-// workspace, such as users' TOTP secrets.
-const hubKey = ""
-
 // Keys is what the service needs of the sealing layer: data keys per workspace, and sealing.
 type Keys interface {
 	seal.Sealer
 	AddWorkspace(ctx context.Context, slug string) error
+	DestroyWorkspace(ctx context.Context, slug string) error
 }
 
-// Service manages members. It is safe for concurrent use.
+// Recorder appends to the audit log; *audit.Log is the implementation.
+type Recorder interface {
+	Record(ctx context.Context, e audit.Entry) (audit.Head, error)
+}
+
+// Service manages members. It is safe for concurrent use once set up.
 type Service struct {
-	dir  hub.DirectoryStore
-	keys Keys
-	auth *auth.Authenticator
-	now  func() time.Time
+	dir   hub.DirectoryStore
+	keys  Keys
+	auth  *auth.Authenticator
+	now   func() time.Time
+	audit Recorder // nil until SetAudit; required by the operations that must be audited
 }
 
 // New returns a Service. now may be nil for time.Now.
@@ -39,6 +43,10 @@ func New(dir hub.DirectoryStore, keys Keys, a *auth.Authenticator, now func() ti
 	}
 	return &Service{dir: dir, keys: keys, auth: a, now: now}
 }
+
+// SetAudit gives the service the audit log that records destructive operations, such as
+// DeleteWorkspace, which refuses to run without one. Call it before the service is shared.
+func (s *Service) SetAudit(r Recorder) { s.audit = r }
 
 // CreateOrg adds an organisation.
 func (s *Service) CreateOrg(ctx context.Context, o *hub.Org) error {
@@ -70,6 +78,60 @@ func (s *Service) CreateWorkspace(ctx context.Context, w *hub.Workspace) error {
 		return err
 	}
 	return s.dir.CreateWorkspace(ctx, w)
+}
+
+// DeleteWorkspace crypto-shreds the workspace slug: it destroys the workspace's data keys in
+// every term of the keyring first, then deletes the workspace, its memberships and its objects
+// from the store, and records the deletion in the audit log as "workspace.delete" by actor.
+//
+// The order matters. Once the keys are gone, no copy of the workspace's content (the rows until
+// they are deleted, free pages, database dumps and backups taken earlier) can be opened with the
+// keyring as it now is; deleting the rows only tidies up. A failure after the keys were
+// destroyed leaves rows nobody can read; calling DeleteWorkspace again finishes the job.
+// Backups that also hold an older keyring blob remain readable with the root key that sealed
+// it (see seal.Barrier.Rekey), and other replicas keep the keys in memory until they reload the
+// keyring (seal.Barrier.Reload).
+//
+// The caller decides whether actor may delete the workspace; DeleteWorkspace only refuses to
+// run without an audit log (SetAudit). The workspace must exist (ENotFound otherwise).
+func (s *Service) DeleteWorkspace(ctx context.Context, slug string, actor auth.Principal) error {
+	if s.audit == nil {
+		return hub.Errorf(hub.EInternal, "deleting workspace %q: the members service has no audit log to record it in", slug)
+	}
+	w, err := s.dir.Workspace(ctx, slug)
+	if err != nil {
+		return err
+	}
+	shredded := true
+	if err := s.keys.DestroyWorkspace(ctx, slug); err != nil {
+		if hub.ErrorCode(err) != hub.ENotFound {
+			return err
+		}
+		shredded = false // a workspace without keys has nothing sealed to shred
+	}
+	if err := s.dir.DeleteWorkspace(ctx, slug); err != nil {
+		return err
+	}
+	name := actor.Username
+	if name == "" {
+		name = "system"
+	}
+	_, err = s.audit.Record(ctx, audit.Entry{
+		Org:    actor.Org,
+		Actor:  name,
+		Action: "workspace.delete",
+		Target: slug,
+		Details: map[string]any{
+			"name":           w.Name,
+			"kind":           w.Kind,
+			"members":        w.Members,
+			"keys_destroyed": shredded,
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("workspace %q was deleted and its keys destroyed, but recording it in the audit log failed: %w", slug, err)
+	}
+	return nil
 }
 
 // NewUser describes a user to create.
@@ -108,7 +170,7 @@ func (s *Service) CreateUser(ctx context.Context, nu NewUser) (*CreatedUser, err
 		if err != nil {
 			return nil, err
 		}
-		if u.TOTPSecret, err = s.keys.Encrypt(totpLocation(u.ID), []byte(secret)); err != nil {
+		if u.TOTPSecret, err = s.keys.Encrypt(seal.TOTPLocation(u.ID), []byte(secret)); err != nil {
 			return nil, err
 		}
 		if err := s.dir.UpdateUser(ctx, u); err != nil {
@@ -122,13 +184,9 @@ func (s *Service) CreateUser(ctx context.Context, nu NewUser) (*CreatedUser, err
 // TOTPOpener returns the function that opens users' sealed TOTP secrets, for auth.Config.Open.
 func TOTPOpener(keys seal.Sealer) auth.Opener {
 	return func(ctx context.Context, u *hub.User) (string, error) {
-		p, err := keys.Decrypt(totpLocation(u.ID), u.TOTPSecret)
+		p, err := keys.Decrypt(seal.TOTPLocation(u.ID), u.TOTPSecret)
 		return string(p), err
 	}
-}
-
-func totpLocation(userID int64) seal.Location {
-	return seal.Location{Workspace: hubKey, Kind: "totp", ID: strconv.FormatInt(userID, 10), Version: "1"}
 }
 
 // CreateAPIKey makes an API key for a user and returns its secret, which is shown once.

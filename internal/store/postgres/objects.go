@@ -447,3 +447,34 @@ func (db *DB) objects(ctx context.Context, q *query) ([]*hub.Object, error) {
 	}
 	return objs, mapErr(rows.Err(), "list objects")
 }
+
+// ReplaceBodies swaps bodies where they still hold the expected value, in one statement; see
+// hub.ObjectStore. Under READ COMMITTED, PostgreSQL re-checks the WHERE clause against a row
+// that another transaction changed while this one waited for it, so the comparison holds
+// against the newest committed body.
+func (db *DB) ReplaceBodies(ctx context.Context, updates []hub.BodyUpdate) (int, error) {
+	if len(updates) == 0 {
+		return 0, nil
+	}
+	seqs := make([]int64, len(updates))
+	olds := make([][]byte, len(updates))
+	news := make([][]byte, len(updates))
+	for i, u := range updates {
+		seqs[i], olds[i], news[i] = u.Seq, nonNil(u.Old), nonNil(u.New)
+	}
+	tag, err := db.pool.Exec(ctx, `
+		UPDATE objects o SET body = u.new
+		FROM unnest($1::bigint[], $2::bytea[], $3::bytea[]) AS u(seq, old, new)
+		WHERE o.seq = u.seq AND o.body = u.old`, seqs, olds, news)
+	if err != nil {
+		return 0, mapErr(err, "replace bodies")
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{} // a nil element would be SQL NULL, which equals nothing
+	}
+	return b
+}

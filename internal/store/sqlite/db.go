@@ -2,9 +2,9 @@
 // no cgo).
 //
 // Every pooled connection gets its settings from the connection string: WAL journal, foreign
-// keys, a busy timeout and synchronous=NORMAL. Writes go through a pool of exactly one connection,
-// so writers queue in Go rather than spin on SQLITE_BUSY; reads go through a separate pool of
-// read-only connections, which WAL lets run beside the writer.
+// keys, a busy timeout, synchronous=NORMAL and secure_delete. Writes go through a pool of
+// exactly one connection, so writers queue in Go rather than spin on SQLITE_BUSY; reads go
+// through a separate pool of read-only connections, which WAL lets run beside the writer.
 //
 // Timestamps are stored as INTEGER unix nanoseconds in UTC: they sort as numbers and round-trip
 // exactly. That limits them to the years 1678 to 2262; the zero time.Time is stored as the
@@ -56,6 +56,9 @@ func Open(path string) (*DB, error) {
 		"synchronous(NORMAL)",
 		"temp_store(MEMORY)",
 		"cache_size(-32000)", // 32 MB: bulk inserts touch many index pages
+		// Deleted content is overwritten with zeros, not left in free pages: above all the old
+		// keyring blob after a workspace's keys were destroyed (crypto-shredding).
+		"secure_delete(1)",
 	}
 	q := url.Values{}
 	for _, p := range pragmas {

@@ -134,12 +134,14 @@ func (db *DB) PutObjects(ctx context.Context, objs []*hub.Object, opt hub.PutOpt
 // fixLatestSQL settles latest after a batch whose first seq is ?1 + 1. Before the batch each
 // (workspace, id) had one latest version, its newest (seq <= ?1); the batch marked at most one
 // more, its own newest (seq > ?1). Where a key has both, the older loses the flag. One index
-// range scan per new latest row: (id, workspace) leads the version key.
+// range scan per new latest row: (id, workspace) leads the version key. The unary + on o.seq
+// keeps SQLite from choosing the (workspace, seq) index for o instead, which scans every older
+// row of the workspace per new row and made large ingests quadratic.
 const fixLatestSQL = `
 UPDATE objects SET latest = 0 WHERE seq IN (
 	SELECT CASE WHEN o.modified < n.modified THEN o.seq ELSE n.seq END
 	FROM objects n
-	JOIN objects o ON o.id = n.id AND o.workspace = n.workspace AND o.latest = 1 AND o.seq <= ?1
+	JOIN objects o ON o.id = n.id AND o.workspace = n.workspace AND o.latest = 1 AND +o.seq <= ?1
 	WHERE n.seq > ?1 AND n.latest = 1)`
 
 // insertObjects writes rows with multi-row INSERTs. With dedup, versions already stored are
@@ -311,6 +313,8 @@ func (db *DB) RawInsert(ctx context.Context, objs []*hub.Object) error {
 type query struct {
 	b    strings.Builder
 	args []any
+	// selective is set when the filter names ids or a token: see access.
+	selective bool
 }
 
 func (q *query) sql(s string) *query { q.b.WriteString(s); return q }
@@ -364,7 +368,13 @@ func (q *query) access(v hub.Viewer, narrow []string) bool {
 	if len(ws) == 0 {
 		return false
 	}
-	q.sql(" AND o.workspace").in(ws)
+	// With ids or a token the rows are few and found through their own indexes; "+" keeps the
+	// planner from walking the whole workspace in seq order instead (it would, to skip a sort).
+	if q.selective {
+		q.sql(" AND +o.workspace").in(ws)
+	} else {
+		q.sql(" AND o.workspace").in(ws)
+	}
 	if v.System {
 		return true
 	}
@@ -376,6 +386,7 @@ func (q *query) access(v hub.Viewer, narrow []string) bool {
 // where appends the conditions of f, cursor excepted, after "WHERE 1=1".
 func (q *query) where(f hub.Filter) (bool, error) {
 	q.sql(" WHERE 1=1")
+	q.selective = len(f.IDs) > 0 || f.Token != nil
 	if !q.access(f.Viewer, f.Workspaces) {
 		return false, nil
 	}
@@ -539,4 +550,38 @@ func scanPairs(ctx context.Context, tx *sql.Tx, stmt string, args []any, fn func
 		fn(seq, v)
 	}
 	return mapErr(rows.Err(), "read object recipients or tokens")
+}
+
+// ReplaceBodies swaps bodies where they still hold the expected value, in one transaction; see
+// hub.ObjectStore. The writer connection serializes it with every other write, and each UPDATE
+// compares the stored body, so a row changed or deleted before the transaction is skipped.
+func (db *DB) ReplaceBodies(ctx context.Context, updates []hub.BodyUpdate) (int, error) {
+	if len(updates) == 0 {
+		return 0, nil
+	}
+	replaced := 0
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `UPDATE objects SET body = ? WHERE seq = ? AND body = ?`)
+		if err != nil {
+			return mapErr(err, "prepare body update")
+		}
+		defer stmt.Close()
+		replaced = 0
+		for _, u := range updates {
+			res, err := stmt.ExecContext(ctx, bodyBytes(u.New), u.Seq, bodyBytes(u.Old))
+			if err != nil {
+				return mapErr(err, "replace body of seq %d", u.Seq)
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return mapErr(err, "replace body of seq %d", u.Seq)
+			}
+			replaced += int(n)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return replaced, nil
 }

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -44,6 +45,8 @@ func Run(t *testing.T, open func(t *testing.T) hub.Store) {
 		{"Keyring", testKeyring},
 		{"Audit", testAudit},
 		{"ConcurrentPut", testConcurrentPut},
+		{"ReplaceBodies", testReplaceBodies},
+		{"ReplaceBodiesConcurrent", testReplaceBodiesConcurrent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
@@ -590,5 +593,101 @@ func testAccessRandom(t *testing.T, s hub.Store) {
 				t.Fatalf("viewer %+v GetObject(%s) = %v, want modified %v", v, id, versions([]*hub.Object{got}), best.Modified)
 			}
 		}
+	}
+}
+
+// testReplaceBodies checks the compare-and-swap of ReplaceBodies: a body changes only where it
+// still equals Old, nothing else of the row changes, and rows that do not match are skipped
+// without an error.
+func testReplaceBodies(t *testing.T, s hub.Store) {
+	ctx := context.Background()
+	setup(t, s, []string{"fr", "de"}, []string{"alpha", "beta"})
+	a := obj("alpha", newID("indicator"), ms(1), hub.TLPAmber, "fr")
+	a.Tokens = [][]byte{[]byte("tok-a")}
+	b := obj("alpha", newID("indicator"), ms(2), hub.TLPRed, "fr")
+	b.Recipients = []string{"de"}
+	c := obj("beta", newID("malware"), ms(3), hub.TLPGreen, "de")
+	put(t, s, a, b, c)
+	before := list(t, s, hub.Filter{Viewer: system, AllVersions: true})
+
+	n, err := s.ReplaceBodies(ctx, nil)
+	if err != nil || n != 0 {
+		t.Fatalf("ReplaceBodies(nil) = %d, %v; want 0, nil", n, err)
+	}
+	n, err = s.ReplaceBodies(ctx, []hub.BodyUpdate{
+		{Seq: a.Seq, Old: a.Body, New: []byte("rewrapped a")},     // matches
+		{Seq: b.Seq, Old: []byte("stale"), New: []byte("lost b")}, // body changed meanwhile
+		{Seq: c.Seq, Old: c.Body, New: []byte("rewrapped c")},     // matches
+		{Seq: c.Seq + 1000, Old: c.Body, New: []byte("nowhere")},  // no such row
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Errorf("replaced = %d, want 2", n)
+	}
+	want := map[int64]string{a.Seq: "rewrapped a", b.Seq: string(b.Body), c.Seq: "rewrapped c"}
+	after := list(t, s, hub.Filter{Viewer: system, AllVersions: true})
+	if len(after) != len(before) {
+		t.Fatalf("%d rows after, %d before", len(after), len(before))
+	}
+	for i, o := range after {
+		if got := string(o.Body); got != want[o.Seq] {
+			t.Errorf("body of seq %d = %q, want %q", o.Seq, got, want[o.Seq])
+		}
+		w := *before[i]
+		w.Body = o.Body
+		sameObject(t, o, &w)
+	}
+	// A second run with the same Old values finds nothing left to swap.
+	n, err = s.ReplaceBodies(ctx, []hub.BodyUpdate{{Seq: a.Seq, Old: a.Body, New: []byte("again")}})
+	if err != nil || n != 0 {
+		t.Errorf("repeated swap = %d, %v; want 0, nil", n, err)
+	}
+	// Rows of a deleted workspace are gone, not an error.
+	must(t, s.DeleteWorkspace(ctx, "beta"))
+	n, err = s.ReplaceBodies(ctx, []hub.BodyUpdate{{Seq: c.Seq, Old: []byte("rewrapped c"), New: []byte("x")}})
+	if err != nil || n != 0 {
+		t.Errorf("swap in deleted workspace = %d, %v; want 0, nil", n, err)
+	}
+}
+
+// testReplaceBodiesConcurrent races writers that all expect the same old bodies: each row must
+// be swapped by exactly one of them.
+func testReplaceBodiesConcurrent(t *testing.T, s hub.Store) {
+	ctx := context.Background()
+	setup(t, s, []string{"fr"}, []string{"alpha"})
+	var objs []*hub.Object
+	for i := range 50 {
+		objs = append(objs, obj("alpha", newID("indicator"), ms(i), hub.TLPAmber, "fr"))
+	}
+	put(t, s, objs...)
+	const writers = 4
+	var wg sync.WaitGroup
+	var total atomic.Int64
+	errs := make(chan error, writers)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ups := make([]hub.BodyUpdate, len(objs))
+			for i, o := range objs {
+				ups[i] = hub.BodyUpdate{Seq: o.Seq, Old: o.Body, New: []byte(fmt.Sprintf("writer %d", w))}
+			}
+			n, err := s.ReplaceBodies(ctx, ups)
+			if err != nil {
+				errs <- err
+				return
+			}
+			total.Add(int64(n))
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if got, want := total.Load(), int64(len(objs)); got != want {
+		t.Errorf("rows swapped in all = %d, want %d (each exactly once)", got, want)
 	}
 }
