@@ -34,6 +34,7 @@ func commands() []command {
 		{"demo", "create (if empty) and serve a data directory with demo members and data", "[flags]", runDemo},
 		{"init", "create a new data directory with its root key", "[flags]", runInit},
 		{"ingest", "store STIX bundles (files, gzip, or - for stdin) in a workspace", "[flags] FILE...", runIngest},
+		{"search", "full-text search over what an organisation may see", "[flags] QUERY", runSearch},
 		{"match", "look up values from stdin against the indicators, one JSON line per hit", "[flags] < values", runMatch},
 		{"objects", "list objects, or print one by id", "[flags] [ID]", runObjects},
 		{"audit", "verify or list the hash-chained audit log", "verify|list [flags]", runAudit},

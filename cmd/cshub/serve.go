@@ -14,6 +14,7 @@ import (
 	"cshub/internal/certs"
 	"cshub/internal/hub"
 	"cshub/internal/lookup"
+	"cshub/internal/search"
 	"cshub/internal/stream"
 	"cshub/internal/taxii"
 	"cshub/internal/web"
@@ -77,7 +78,11 @@ func serve(ctx context.Context, e *env, a *app, f *serveFlags, ready func(url st
 		return err
 	}
 	a.log.Info("matching index loaded", "indicators", n)
-	apiSrv := api.New(api.Config{KB: a.kb, Dir: a.store, Auth: a.auth, Log: a.log, Stream: streams, Lookup: lookups, Admin: a.admin})
+	index, err := startSearch(ctx, a)
+	if err != nil {
+		return err
+	}
+	apiSrv := api.New(api.Config{KB: a.kb, Dir: a.store, Auth: a.auth, Log: a.log, Stream: streams, Lookup: lookups, Search: index, Admin: a.admin})
 	webSrv, err := web.New(web.Config{KB: a.kb, Dir: a.store, Auth: a.auth, Sessions: a.sessions, Log: a.log})
 	if err != nil {
 		return err
@@ -182,4 +187,25 @@ func followKeyring(ctx context.Context, a *app) error {
 		}
 	}()
 	return nil
+}
+
+// startSearch builds the full-text index from the sealed store and keeps it current from the bus.
+// The index lives only in memory, so nothing of the content it holds reaches a disk.
+func startSearch(ctx context.Context, a *app) (*search.Index, error) {
+	events, err := a.bus.Subscribe(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	index, stats, err := search.Build(ctx, a.kb)
+	if err != nil {
+		return nil, err
+	}
+	a.log.Info("search index built", "objects", index.Len(), "skipped", stats.Skipped, "took", time.Since(start).Round(time.Millisecond))
+	go a.kb.Follow(ctx, events, func(o *hub.Object) {
+		if err := index.Add(o); err != nil {
+			a.log.Warn("search index: object not indexed", "id", o.ID, "err", err)
+		}
+	})
+	return index, nil
 }

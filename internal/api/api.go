@@ -13,6 +13,7 @@ import (
 	"cshub/internal/hub"
 	"cshub/internal/kb"
 	"cshub/internal/lookup"
+	"cshub/internal/search"
 	"cshub/internal/stream"
 )
 
@@ -32,26 +33,29 @@ type Config struct {
 	Stream *stream.Server
 	// Lookup serves POST /api/v1/match; the route is absent when nil.
 	Lookup *lookup.Service
+	// Search serves GET /api/v1/search; the route is absent when nil.
+	Search *search.Index
 	// Admin serves the identity administration endpoints (admin.go); absent when nil.
 	Admin *Admin
 }
 
 // Server is the JSON API. Its Handler is safe for concurrent use.
 type Server struct {
-	kb      *kb.Service
-	gather  *gather.Service
-	dir     hub.DirectoryStore
-	auth    *auth.Authenticator
-	log     *slog.Logger
-	maxBody int64
-	stream  *stream.Server
-	lookup  *lookup.Service
-	mux     *http.ServeMux
+	kb       *kb.Service
+	gather   *gather.Service
+	dir      hub.DirectoryStore
+	auth     *auth.Authenticator
+	log      *slog.Logger
+	maxBody  int64
+	stream   *stream.Server
+	lookup   *lookup.Service
+	searcher *search.Index
+	mux      *http.ServeMux
 }
 
 // New returns a Server with its routes installed.
 func New(c Config) *Server {
-	s := &Server{kb: c.KB, gather: c.Gather, dir: c.Dir, auth: c.Auth, log: c.Log, maxBody: c.MaxBody, stream: c.Stream, lookup: c.Lookup}
+	s := &Server{kb: c.KB, gather: c.Gather, dir: c.Dir, auth: c.Auth, log: c.Log, maxBody: c.MaxBody, stream: c.Stream, lookup: c.Lookup, searcher: c.Search}
 	if s.gather == nil {
 		s.gather = gather.New(c.KB, nil)
 	}
@@ -77,6 +81,9 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /api/v1/workspaces/{ws}/bundles", s.authed(hub.ScopeWrite, s.postBundle))
 	s.mux.Handle("POST /api/v1/workspaces/{ws}/ingest", s.authed(hub.ScopeWrite, s.postIngest))
 	s.mux.Handle("GET /api/v1/whoami", s.authed(hub.ScopeRead, s.whoami))
+	if s.searcher != nil {
+		s.mux.Handle("GET /api/v1/search", s.authed(hub.ScopeRead, s.search))
+	}
 	if s.lookup != nil {
 		s.mux.Handle("POST /api/v1/match", s.authed(hub.ScopeRead, s.match))
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"cshub/internal/lookup"
 	"cshub/internal/members"
 	"cshub/internal/seal"
+	"cshub/internal/search"
 	"cshub/internal/store/sqlite"
 )
 
@@ -81,7 +83,13 @@ func newTestHub(t *testing.T) *testHub {
 	if _, err := lookups.Start(lctx, events); err != nil {
 		t.Fatal(err)
 	}
-	h.srv = httptest.NewTLSServer(api.New(api.Config{KB: k, Dir: st, Auth: a, Lookup: lookups}))
+	index := search.New()
+	indexed, err := events.Subscribe(lctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go k.Follow(lctx, indexed, func(o *hub.Object) { index.Add(o) })
+	h.srv = httptest.NewTLSServer(api.New(api.Config{KB: k, Dir: st, Auth: a, Lookup: lookups, Search: index}))
 	t.Cleanup(h.srv.Close)
 	return h
 }
@@ -354,5 +362,46 @@ func TestMatchExactCaseParentDomainCIDRAndAccess(t *testing.T) {
 	}
 	if code, body := h.do(t, h.keys["cert-fr"], "POST", "/api/v1/match", []byte(`{"values":[]}`)); code != 400 || !bytes.Contains(body, []byte(`"values"`)) {
 		t.Errorf("empty values: %d %s", code, body)
+	}
+}
+
+func TestSearchFindsOnlyWhatTheCallerMaySee(t *testing.T) {
+	h := newTestHub(t)
+	h.do(t, h.keys["cert-fr"], "POST", "/api/v1/workspaces/community/bundles", file(t, "scenario.json"))
+	h.do(t, h.keys["cert-fr"], "POST", "/api/v1/workspaces/community/bundles?recipients=cert-be", file(t, "red-finding.json"))
+	type page struct {
+		Results []struct {
+			Object     map[string]any
+			Score      float64
+			Highlights []string
+		}
+		Total int
+	}
+	ask := func(org, q string) page {
+		code, body := h.do(t, h.keys[org], "GET", "/api/v1/search?q="+url.QueryEscape(q), nil)
+		if code != 200 {
+			t.Fatalf("search %q as %s: %d %s", q, org, code, body)
+		}
+		var p page
+		if err := json.Unmarshal(body, &p); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for ask("cert-be", "restricted").Total == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if p := ask("cert-uk", "login-ministry.example"); p.Total == 0 || p.Results[0].Object["name"] != "Phishing domain login-ministry.example" || len(p.Results[0].Highlights) == 0 {
+		t.Errorf("cert-uk searching the phishing domain: %+v", p)
+	}
+	if p := ask("cert-uk", "restricted sensor"); p.Total != 0 || len(p.Results) != 0 {
+		t.Errorf("cert-uk sees the RED finding in search: %+v", p)
+	}
+	if p := ask("cert-be", "restricted sensor"); p.Total != 1 {
+		t.Errorf("cert-be, its recipient, does not find the RED finding: %+v", p)
+	}
+	if code, body := h.do(t, h.keys["cert-uk"], "GET", "/api/v1/search?q=%22unbalanced", nil); code != 400 || !bytes.Contains(body, []byte(`"q"`)) {
+		t.Errorf("bad query: %d %s", code, body)
 	}
 }

@@ -110,3 +110,24 @@ func (s *Service) open(o *hub.Object) error {
 	o.Body = body
 	return nil
 }
+
+// Follow calls fn, from the calling goroutine, with the object version of each object event on
+// events (opened, as the hub sees it) until the subscription ends. In-memory indexes (matching,
+// search) follow the store this way: subscribe first, then load what is stored, so that nothing
+// is missed in between. An object announced twice is passed twice; callers keep the newest
+// version. events is the caller's subscription, so the caller can ask the bus why it ended.
+func (s *Service) Follow(ctx context.Context, events <-chan hub.Event, fn func(*hub.Object)) {
+	for e := range events {
+		if e.Kind != hub.EventObject {
+			continue
+		}
+		objs, err := s.List(ctx, hub.Filter{Viewer: hub.Viewer{System: true}, IDs: []string{e.ObjectID}, Workspaces: []string{e.Workspace}, Limit: 1})
+		if err != nil {
+			s.log.Error("following the store: loading an announced object", "id", e.ObjectID, "err", err)
+			continue
+		}
+		for _, o := range objs {
+			fn(o)
+		}
+	}
+}

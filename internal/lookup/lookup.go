@@ -95,19 +95,11 @@ func (s *Service) Start(ctx context.Context, b hub.Bus) (int, error) {
 }
 
 func (s *Service) follow(ctx context.Context, b hub.Bus, events <-chan hub.Event) {
-	for e := range events {
-		if e.Kind != hub.EventObject || e.Type != "indicator" {
-			continue
-		}
-		objs, err := s.kb.List(ctx, hub.Filter{Viewer: system, IDs: []string{e.ObjectID}, Workspaces: []string{e.Workspace}, Limit: 1})
-		if err != nil {
-			s.log.Error("lookup: loading indicator", "id", e.ObjectID, "err", err)
-			continue
-		}
-		for _, o := range objs {
+	s.kb.Follow(ctx, events, func(o *hub.Object) {
+		if o.Type == "indicator" {
 			s.add(o)
 		}
-	}
+	})
 	if err := bus.Err(b, events); err != nil && !errors.Is(err, context.Canceled) {
 		s.log.Warn("lookup: event stream ended; the index may miss changes until restart", "err", err)
 	}
