@@ -28,6 +28,10 @@ import (
 // deployments that keep it in a secret manager instead of a file.
 const rootKeyEnv = "CSHUB_ROOT_KEY"
 
+// passphraseEnv names the environment variable that may carry a passphrase from which the root
+// key is derived with argon2id, instead of a key file or CSHUB_ROOT_KEY.
+const passphraseEnv = "CSHUB_PASSPHRASE"
+
 // common holds the flags every command that opens a hub shares; they mean the same everywhere.
 type common struct {
 	data  string
@@ -89,14 +93,23 @@ func openApp(ctx context.Context, e *env, c *common, create bool) (*app, error) 
 	if fresh && !create {
 		return nil, hub.Errorf(hub.ENotFound, "no hub in %s: run 'cshub init --data %s' (or 'cshub demo') first", c.data, c.data)
 	}
-	root, err := rootKey(e, c, fresh)
-	if err != nil {
-		return nil, err
-	}
-	if fresh {
-		err = a.barrier.Initialize(ctx, root)
+	if pass := e.getenv(passphraseEnv); pass != "" {
+		// An operator who types a passphrase at start keeps no key on the machine at all.
+		if fresh {
+			err = a.barrier.InitializePassphrase(ctx, []byte(pass), seal.KDFParams{})
+		} else {
+			err = a.barrier.UnsealPassphrase(ctx, []byte(pass))
+		}
 	} else {
-		err = a.barrier.Unseal(ctx, root)
+		var root []byte
+		if root, err = rootKey(e, c, fresh); err != nil {
+			return nil, err
+		}
+		if fresh {
+			err = a.barrier.Initialize(ctx, root)
+		} else {
+			err = a.barrier.Unseal(ctx, root)
+		}
 	}
 	if err != nil {
 		return nil, err

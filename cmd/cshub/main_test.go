@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -216,5 +217,36 @@ func setup(t *testing.T, dir string) {
 	m := members.New(a.store, a.barrier, a.auth, nil)
 	if err := m.CreateWorkspace(ctx, &hub.Workspace{Slug: "community", Kind: hub.WorkspaceCommunity, DefaultTLP: hub.TLPClear, Members: []string{"hub-operator"}}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPassphraseRootKey: a hub made with CSHUB_PASSPHRASE keeps no key file, opens again with
+// the same passphrase and stays sealed with another.
+func TestPassphraseRootKey(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	withPass := func(p string) *env {
+		return &env{stdout: io.Discard, stderr: io.Discard, getenv: func(k string) string {
+			if k == passphraseEnv {
+				return p
+			}
+			return ""
+		}}
+	}
+	a, err := openApp(ctx, withPass("correct horse battery staple"), &common{data: dir}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.close()
+	if _, err := os.Stat(filepath.Join(dir, "root.key")); !os.IsNotExist(err) {
+		t.Errorf("a passphrase hub wrote a key file: %v", err)
+	}
+	a, err = openApp(ctx, withPass("correct horse battery staple"), &common{data: dir}, false)
+	if err != nil {
+		t.Fatalf("reopening with the same passphrase: %v", err)
+	}
+	a.close()
+	if _, err := openApp(ctx, withPass("wrong horse battery staple"), &common{data: dir}, false); hub.ErrorCode(err) != hub.ESealed {
+		t.Errorf("another passphrase: %v, want the hub to stay sealed", err)
 	}
 }

@@ -115,6 +115,7 @@ func (s *Server) EnableAdmin(a *Admin) {
 	s.mux.Handle("POST /api/v1/workspaces", s.authed(hub.ScopeAdmin, s.adminCreateWorkspace(a)))
 	s.mux.Handle("POST /api/v1/workspaces/{ws}/members", s.authed(hub.ScopeAdmin, s.adminAddMember(a)))
 	s.mux.Handle("DELETE /api/v1/workspaces/{ws}/members/{org}", s.authed(hub.ScopeAdmin, s.adminRemoveMember(a)))
+	s.mux.Handle("DELETE /api/v1/workspaces/{ws}", s.authed(hub.ScopeAdmin, s.adminDeleteWorkspace(a)))
 	s.mux.Handle("GET /api/v1/users", s.authed(hub.ScopeAdmin, s.adminListUsers(a)))
 	s.mux.Handle("POST /api/v1/users", s.authed(hub.ScopeAdmin, s.adminCreateUser(a)))
 	s.mux.Handle("PATCH /api/v1/users/{id}", s.authed(hub.ScopeAdmin, s.adminUpdateUser(a)))
@@ -614,6 +615,22 @@ func (a *Admin) RemoveMember(ctx context.Context, p *auth.Principal, slug, org s
 	return workspaceInfo(after), nil
 }
 
+// DeleteWorkspace crypto-shreds a workspace: its data key is destroyed, then its rows; copies
+// taken before (backups) can no longer be opened with the keyring as it is afterwards. Only the
+// hub operator may do it, since every member organisation loses what it shared there.
+func (a *Admin) DeleteWorkspace(ctx context.Context, p *auth.Principal, slug string) error {
+	if !isOperator(p) {
+		if _, err := a.membership(ctx, p, slug); err != nil {
+			return err // not a member: as if it did not exist
+		}
+		return &hub.Error{Code: hub.EForbidden, Field: "workspace", Message: "only the hub operator deletes a workspace"}
+	}
+	if _, err := a.dir.Workspace(ctx, slug); err != nil {
+		return err
+	}
+	return a.members.DeleteWorkspace(ctx, slug, *p)
+}
+
 func (a *Admin) workspaceNow(ctx context.Context, slug string) (WorkspaceInfo, error) {
 	w, err := a.dir.Workspace(ctx, slug)
 	if err != nil {
@@ -1016,6 +1033,13 @@ func (s *Server) adminRemoveMember(a *Admin) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		v, err := a.RemoveMember(r.Context(), principal(r), r.PathValue("ws"), r.PathValue("org"))
 		reply(s, w, r, http.StatusOK, v, err)
+	}
+}
+
+func (s *Server) adminDeleteWorkspace(a *Admin) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		err := a.DeleteWorkspace(r.Context(), principal(r), r.PathValue("ws"))
+		reply(s, w, r, http.StatusOK, map[string]string{"deleted": r.PathValue("ws")}, err)
 	}
 }
 

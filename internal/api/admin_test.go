@@ -102,6 +102,7 @@ func newAdminHubOn(t *testing.T, st hub.Store) *adminHub {
 	m := members.New(st, b, a, clk.now)
 	h := &adminHub{st: st, auth: a, clock: clk, keys: map[string]string{}, ids: map[string]int64{},
 		audit: audit.New(st, sealAudit{b}, clk.now)}
+	m.SetAudit(h.audit)
 	for _, o := range []hub.Org{
 		{Code: "hub-op", Name: "Hub operator", Country: "BE", Kind: hub.OrgOperator, Active: true},
 		{Code: "cert-fr", Name: "CERT-FR", Country: "FR", Kind: hub.OrgMember, Active: true},
@@ -620,5 +621,47 @@ func TestMachinesDoNotAdminister(t *testing.T) {
 	_, err := h.admin.CreateAPIKey(ctx, p, api.NewKey{Scope: hub.ScopeRead}, time.Time{})
 	if hub.ErrorCode(err) != hub.EInvalid || hub.ErrorField(err) != "user_id" {
 		t.Errorf("a client certificate makes itself a key: %v, want invalid on user_id", err)
+	}
+}
+
+func TestOnlyTheOperatorDeletesAWorkspace(t *testing.T) { onEachStore(t, testDeleteWorkspace) }
+
+func testDeleteWorkspace(t *testing.T, h *adminHub) {
+	k := h.keys
+	if code, body := h.call(t, k["fr-admin"], "POST", "/api/v1/workspaces", map[string]any{"slug": "fr-uk", "members": []string{"cert-uk"}}); code != 201 {
+		t.Fatalf("create: %d %v", code, body)
+	}
+	for _, step := range []struct {
+		who    string
+		status int
+		field  string
+	}{
+		{"be-admin", 404, "workspace"}, // not a member: as if it did not exist
+		{"fr-admin", 403, "workspace"}, // a member, but not the operator
+		{"op", 200, ""},
+		{"op", 404, ""}, // gone
+	} {
+		code, body := h.call(t, k[step.who], "DELETE", "/api/v1/workspaces/fr-uk", nil)
+		if code != step.status {
+			t.Fatalf("%s DELETE: %d %v, want %d", step.who, code, body, step.status)
+		}
+		if _, field := errorOf(body); step.field != "" && field != step.field {
+			t.Errorf("%s DELETE: error field %q, want %q", step.who, field, step.field)
+		}
+	}
+	_, body := h.call(t, k["fr-admin"], "GET", "/api/v1/workspaces", nil)
+	if strings.Contains(fmt.Sprint(body), "fr-uk") {
+		t.Errorf("the deleted workspace is still listed: %v", body)
+	}
+	items, err := h.audit.List(context.Background(), 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deleted := false
+	for _, it := range items {
+		deleted = deleted || (it.Action == "workspace.delete" && it.Target == "fr-uk")
+	}
+	if !deleted {
+		t.Error("the deletion is not in the audit log")
 	}
 }
