@@ -18,6 +18,7 @@ import (
 	"cshub/internal/bus/natsbus"
 	"cshub/internal/hub"
 	"cshub/internal/kb"
+	"cshub/internal/limits"
 	"cshub/internal/members"
 	"cshub/internal/seal"
 	"cshub/internal/store/postgres"
@@ -59,8 +60,9 @@ type app struct {
 	kb       *kb.Service
 	audit    *audit.Log
 	auth     *auth.Authenticator
-	sessions *auth.Sessions // signed session cookies of the web interface
-	admin    *api.Admin     // identity administration, for the API and the CLI
+	sessions *auth.Sessions  // signed session cookies of the web interface
+	admin    *api.Admin      // identity administration, for the API and the CLI
+	limits   *limits.Limiter // login throttling shared by replicas; nil on SQLite (one process)
 	log      *slog.Logger
 }
 
@@ -130,7 +132,20 @@ func openApp(ctx context.Context, e *env, c *common, create bool) (*app, error) 
 		return nil, err
 	}
 	a.sessions = &auth.Sessions{Key: macKey, Idle: 30 * time.Minute, Absolute: 12 * time.Hour}
-	a.auth, err = auth.New(auth.Config{Directory: st, Open: members.TOTPOpener(a.barrier), Sessions: a.sessions})
+	acfg := auth.Config{Directory: st, Open: members.TOTPOpener(a.barrier), Sessions: a.sessions}
+	if isPostgres(c.store) {
+		// Replicas share one PostgreSQL, and with it the login throttling: a guesser does not
+		// get a fresh allowance on every replica.
+		if a.limits, err = limits.Open(ctx, c.store, "user", limits.Policy{}); err != nil {
+			return nil, err
+		}
+		ips, err := a.limits.WithScope("address", limits.Policy{Max: 50, Window: 15 * time.Minute, Backoff: time.Minute, MaxBackoff: 15 * time.Minute})
+		if err != nil {
+			return nil, err
+		}
+		acfg.Users, acfg.IPs = a.limits, ips
+	}
+	a.auth, err = auth.New(acfg)
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +159,14 @@ func openApp(ctx context.Context, e *env, c *common, create bool) (*app, error) 
 	return a, nil
 }
 
+func isPostgres(store string) bool {
+	return strings.HasPrefix(store, "postgres://") || strings.HasPrefix(store, "postgresql://")
+}
+
 func (a *app) close() {
+	if a.limits != nil {
+		a.limits.Close()
+	}
 	if a.bus != nil {
 		a.bus.Close()
 	}
@@ -157,7 +179,7 @@ func openStore(ctx context.Context, c *common) (hub.Store, error) {
 	switch {
 	case c.store == "":
 		return sqlite.Open(filepath.Join(c.data, "cshub.db"))
-	case strings.HasPrefix(c.store, "postgres://"), strings.HasPrefix(c.store, "postgresql://"):
+	case isPostgres(c.store):
 		return postgres.Open(ctx, c.store)
 	case strings.HasPrefix(c.store, "sqlite:"):
 		return sqlite.Open(strings.TrimPrefix(c.store, "sqlite:"))

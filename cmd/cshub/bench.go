@@ -11,6 +11,8 @@ import (
 func runBench(ctx context.Context, e *env, args []string) error {
 	fs := flags(e, "bench")
 	runs := fs.Int("runs", 3, "repeat each measurement `N` times and report the median")
+	store := fs.String("store", "", "also measure ingest into the PostgreSQL database at `URL`, in schemas of its own dropped after")
+	synthetic := fs.Int("synthetic", 0, "also ingest `N` synthetic indicators, once into each store")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -26,7 +28,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	rows, err := bench.Ingest(ctx, dir, bundle, *runs)
+	rows, err := bench.Run(ctx, bundle, bench.Options{Dir: dir, Runs: *runs, Postgres: *store, Synthetic: *synthetic})
 	if err != nil {
 		return err
 	}

@@ -126,10 +126,7 @@ func ingestOnce(ctx context.Context, path string, bundle []byte, sealed bool) (f
 		}
 		sealer = b
 	}
-	if err := st.CreateOrg(ctx, &hub.Org{Code: "bench", Name: "Bench", Country: "BE", Kind: hub.OrgMember, Active: true}); err != nil {
-		return 0, nil, err
-	}
-	if err := st.CreateWorkspace(ctx, &hub.Workspace{Slug: "bench", Kind: hub.WorkspaceCommunity, DefaultTLP: hub.TLPClear, Members: []string{"bench"}}); err != nil {
+	if err := benchWorkspace(ctx, st); err != nil {
 		return 0, nil, err
 	}
 	k := kb.New(kb.Config{Store: st, Sealer: sealer})
@@ -157,6 +154,9 @@ func rawInsert(ctx context.Context, path string, objs []*hub.Object) (float64, e
 		return 0, err
 	}
 	defer st.Close()
+	if err := benchWorkspace(ctx, st); err != nil {
+		return 0, err
+	}
 	start := time.Now()
 	for b := range slices.Chunk(objs, 1000) {
 		if err := st.RawInsert(ctx, b); err != nil {
