@@ -150,29 +150,6 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request) {
 	s.json(w, http.StatusOK, map[string]any{"org": p.Org, "user": p.Username, "role": p.Role, "scope": p.Scope, "via": p.Via})
 }
 
-// status maps an error code to its HTTP status: the one place where that happens.
-func status(code string) int {
-	switch code {
-	case hub.EInvalid:
-		return http.StatusBadRequest
-	case hub.ENotFound:
-		return http.StatusNotFound
-	case hub.EConflict:
-		return http.StatusConflict
-	case hub.EUnauthorized:
-		return http.StatusUnauthorized
-	case hub.EForbidden:
-		return http.StatusForbidden
-	case hub.ETooLarge:
-		return http.StatusRequestEntityTooLarge
-	case hub.ERateLimited:
-		return http.StatusTooManyRequests
-	case hub.ESealed, hub.EUnavailable:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
-
 type errorBody struct {
 	Error struct {
 		Code    string `json:"code"`
@@ -192,7 +169,7 @@ func (s *Server) error(w http.ResponseWriter, r *http.Request, err error) {
 	if code == hub.EInternal {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	s.json(w, status(code), b)
+	s.json(w, hub.HTTPStatus(code), b)
 }
 
 func (s *Server) json(w http.ResponseWriter, status int, v any) {

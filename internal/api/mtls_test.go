@@ -114,7 +114,7 @@ func TestClientCertificateAuthenticates(t *testing.T) {
 		case !ok:
 			json.NewEncoder(w).Encode(map[string]any{"applies": false})
 		case err != nil:
-			w.WriteHeader(status(hub.ErrorCode(err)))
+			w.WriteHeader(hub.HTTPStatus(hub.ErrorCode(err)))
 			json.NewEncoder(w).Encode(map[string]any{"applies": true, "error": hub.ErrorCode(err)})
 		default:
 			json.NewEncoder(w).Encode(map[string]any{"applies": true, "org": p.Org, "scope": p.Scope, "user": p.Username, "via": p.Via})

@@ -135,7 +135,7 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, format string) {
 		}
 		if sum != nil {
 			// Part of the submission was committed before the failure: say what, with the error.
-			s.json(w, status(hub.ErrorCode(err)), map[string]any{
+			s.json(w, hub.HTTPStatus(hub.ErrorCode(err)), map[string]any{
 				"error":   map[string]string{"code": hub.ErrorCode(err), "field": hub.ErrorField(err), "message": hub.ErrorMessage(err)},
 				"summary": sum,
 			})

@@ -3,6 +3,7 @@ package hub
 import (
 	"errors"
 	"fmt"
+	"net/http"
 )
 
 // Error codes. They are few on purpose: each maps to one HTTP status in exactly one place (the
@@ -86,4 +87,28 @@ func ErrorField(err error) string {
 		return e.Field
 	}
 	return ""
+}
+
+// HTTPStatus maps an error code to its HTTP status: the one place where that happens, shared by
+// every HTTP surface of the hub (the JSON API, TAXII, the web pages).
+func HTTPStatus(code string) int {
+	switch code {
+	case EInvalid:
+		return http.StatusBadRequest
+	case ENotFound:
+		return http.StatusNotFound
+	case EConflict:
+		return http.StatusConflict
+	case EUnauthorized:
+		return http.StatusUnauthorized
+	case EForbidden:
+		return http.StatusForbidden
+	case ETooLarge:
+		return http.StatusRequestEntityTooLarge
+	case ERateLimited:
+		return http.StatusTooManyRequests
+	case ESealed, EUnavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
 }

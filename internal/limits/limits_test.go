@@ -4,58 +4,19 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net/url"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"cshub/internal/auth"
 	"cshub/internal/hub"
 	"cshub/internal/limits"
+	"cshub/internal/store/postgres/pgtest"
 )
 
 var _ auth.Limiter = (*limits.Limiter)(nil)
-
-// schemaURL returns CSHUB_TEST_PG with search_path set to a schema of tb's own, dropped when
-// tb ends, or skips tb when the variable is unset.
-func schemaURL(tb testing.TB) string {
-	tb.Helper()
-	base := os.Getenv("CSHUB_TEST_PG")
-	if base == "" {
-		tb.Skip("CSHUB_TEST_PG is unset: set it to a PostgreSQL URL, e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
-	}
-	ctx := context.Background()
-	schema := fmt.Sprintf("cshub_limits_%d_%d", os.Getpid(), rand.Uint64()%1_000_000_000)
-	exec := func(stmt string) error {
-		c, err := pgx.Connect(ctx, base)
-		if err != nil {
-			return err
-		}
-		defer c.Close(ctx)
-		_, err = c.Exec(ctx, stmt)
-		return err
-	}
-	if err := exec("CREATE SCHEMA " + schema); err != nil {
-		tb.Fatalf("CSHUB_TEST_PG: %v", err)
-	}
-	tb.Cleanup(func() {
-		if err := exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
-			tb.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
 
 func open(tb testing.TB, u, scope string, p limits.Policy) *limits.Limiter {
 	tb.Helper()
@@ -71,7 +32,7 @@ func open(tb testing.TB, u, scope string, p limits.Policy) *limits.Limiter {
 // Limiters sharing one database, the calls alternating between them, and wants the same
 // answers at every step.
 func TestLikeThrottle(t *testing.T) {
-	u := schemaURL(t)
+	u := pgtest.Schema(t)
 	ctx := context.Background()
 	for _, p := range []limits.Policy{
 		{Max: 3, Window: 10 * time.Second, Backoff: 2 * time.Second, MaxBackoff: 9 * time.Second},
@@ -124,7 +85,7 @@ func TestLikeThrottle(t *testing.T) {
 // TestReplicasLockTogether fails one key from two Limiters on one database and wants both to
 // refuse it, and both to allow it again after a Reset on either.
 func TestReplicasLockTogether(t *testing.T) {
-	u := schemaURL(t)
+	u := pgtest.Schema(t)
 	ctx := context.Background()
 	p := limits.Policy{Max: 4, Window: time.Minute, Backoff: time.Minute, MaxBackoff: time.Hour}
 	a, b := open(t, u, "user", p), open(t, u, "user", p)
@@ -167,7 +128,7 @@ func TestReplicasLockTogether(t *testing.T) {
 // TestConcurrentFailures fails one key from many goroutines on two Limiters at once: with no
 // lost update, Max·k failures give exactly k lock-outs, so the back-off has doubled k-1 times.
 func TestConcurrentFailures(t *testing.T) {
-	u := schemaURL(t)
+	u := pgtest.Schema(t)
 	ctx := context.Background()
 	const max, lockouts = 5, 8
 	p := limits.Policy{Max: max, Window: time.Hour, Backoff: time.Second, MaxBackoff: 24 * time.Hour}
@@ -201,7 +162,7 @@ func TestConcurrentFailures(t *testing.T) {
 
 // TestSweep fails many keys long ago and wants a later Fail to have swept them away.
 func TestSweep(t *testing.T) {
-	u := schemaURL(t)
+	u := pgtest.Schema(t)
 	ctx := context.Background()
 	p := limits.Policy{Max: 3, Window: time.Minute, Backoff: time.Minute, MaxBackoff: time.Minute}
 	l := open(t, u, "address", p)
@@ -224,7 +185,7 @@ func TestSweep(t *testing.T) {
 }
 
 func TestNewNeedsScope(t *testing.T) {
-	u := schemaURL(t)
+	u := pgtest.Schema(t)
 	pool, err := pgxpool.New(context.Background(), u)
 	if err != nil {
 		t.Fatal(err)

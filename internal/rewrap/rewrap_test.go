@@ -4,16 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	mrand "math/rand/v2"
-	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"cshub/internal/auth"
 	"cshub/internal/hub"
@@ -22,6 +17,7 @@ import (
 	"cshub/internal/rewrap"
 	"cshub/internal/seal"
 	"cshub/internal/store/postgres"
+	"cshub/internal/store/postgres/pgtest"
 	"cshub/internal/store/sqlite"
 )
 
@@ -56,37 +52,7 @@ func openSQLite(t *testing.T) hub.Store {
 // openPG opens a store in a PostgreSQL schema of its own, dropped when t ends.
 func openPG(t *testing.T) hub.Store {
 	t.Helper()
-	base := os.Getenv("CSHUB_TEST_PG")
-	if base == "" {
-		t.Skip("CSHUB_TEST_PG is unset: set it to a PostgreSQL URL, e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
-	}
-	ctx := context.Background()
-	schema := fmt.Sprintf("cshub_rewrap_%d_%d", os.Getpid(), mrand.Uint64()%1_000_000_000)
-	exec := func(stmt string) error {
-		c, err := pgx.Connect(ctx, base)
-		if err != nil {
-			return err
-		}
-		defer c.Close(ctx)
-		_, err = c.Exec(ctx, stmt)
-		return err
-	}
-	if err := exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatalf("CSHUB_TEST_PG: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	st, err := postgres.Open(ctx, u.String())
+	st, err := postgres.Open(context.Background(), pgtest.Schema(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -317,29 +317,6 @@ type errorMessage struct {
 	Details     map[string]string `json:"details,omitempty"`
 }
 
-// httpStatus maps a hub error code to its HTTP status: the one place this package does so.
-func httpStatus(code string) int {
-	switch code {
-	case hub.EInvalid:
-		return http.StatusBadRequest
-	case hub.ENotFound:
-		return http.StatusNotFound
-	case hub.EConflict:
-		return http.StatusConflict
-	case hub.EUnauthorized:
-		return http.StatusUnauthorized
-	case hub.EForbidden:
-		return http.StatusForbidden
-	case hub.ETooLarge:
-		return http.StatusRequestEntityTooLarge
-	case hub.ERateLimited:
-		return http.StatusTooManyRequests
-	case hub.ESealed, hub.EUnavailable:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
-
 // error writes err as a TAXII error message. Internal errors are logged with their cause and
 // shown only as "internal error".
 func (s *Server) error(w http.ResponseWriter, r *http.Request, err error) {
@@ -352,7 +329,7 @@ func (s *Server) error(w http.ResponseWriter, r *http.Request, err error) {
 		m.Description = se.msg
 	} else {
 		code := hub.ErrorCode(err)
-		status = httpStatus(code)
+		status = hub.HTTPStatus(code)
 		field = hub.ErrorField(err)
 		m.ErrorCode = code
 		m.Description = hub.ErrorMessage(err)

@@ -221,30 +221,6 @@ func hashFS(fsys fs.FS) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)[:8]), nil
 }
 
-// status maps an error code to the HTTP status of the page that reports it: the one place in
-// this package where that happens.
-func status(code string) int {
-	switch code {
-	case hub.EInvalid:
-		return http.StatusBadRequest
-	case hub.ENotFound:
-		return http.StatusNotFound
-	case hub.EConflict:
-		return http.StatusConflict
-	case hub.EUnauthorized:
-		return http.StatusUnauthorized
-	case hub.EForbidden:
-		return http.StatusForbidden
-	case hub.ETooLarge:
-		return http.StatusRequestEntityTooLarge
-	case hub.ERateLimited:
-		return http.StatusTooManyRequests
-	case hub.ESealed, hub.EUnavailable:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
-
 // fail renders the error page for err. Not-found errors all render the same page, whatever
 // their message, so that a TLP:RED object hidden from the viewer looks exactly like a missing
 // one. Internal errors are logged with their cause and shown only as "internal error".
@@ -261,7 +237,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if code == hub.EInternal {
 		msg = "Something went wrong on the hub. The error was logged; try again later."
 	}
-	s.render(w, r, status(code), "error.html", &page{Title: "Error", Data: errorPage{Message: msg}})
+	s.render(w, r, hub.HTTPStatus(code), "error.html", &page{Title: "Error", Data: errorPage{Message: msg}})
 }
 
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {

@@ -6,13 +6,14 @@ import (
 
 	"cshub/internal/hub"
 	"cshub/internal/store/postgres"
+	"cshub/internal/store/postgres/pgtest"
 	"cshub/internal/store/storetest"
 )
 
 // benchInsert inserts the ATT&CK bundle into a new schema per iteration, timing only the
 // insert, and reports objects/s.
 func benchInsert(b *testing.B, insert func(db *postgres.DB, objs []*hub.Object) error) {
-	base := testURL(b)
+	base := pgtest.URL(b)
 	ctx := context.Background()
 	objs, err := storetest.LoadAttack(storetest.AttackBundle, "attack", "mitre")
 	if err != nil {
@@ -26,7 +27,7 @@ func benchInsert(b *testing.B, insert func(db *postgres.DB, objs []*hub.Object) 
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		db := open(b, schemaURL(b, base))
+		db := open(b, pgtest.SchemaOf(b, base))
 		if err := db.CreateWorkspace(ctx, &hub.Workspace{Slug: "attack"}); err != nil {
 			b.Fatal(err)
 		}

@@ -2,10 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"fmt"
-	"math/rand/v2"
-	"net/url"
-	"os"
 	"strings"
 	"testing"
 
@@ -13,51 +9,9 @@ import (
 
 	"cshub/internal/hub"
 	"cshub/internal/store/postgres"
+	"cshub/internal/store/postgres/pgtest"
 	"cshub/internal/store/storetest"
 )
-
-// testURL returns CSHUB_TEST_PG, or skips tb when it is unset.
-func testURL(tb testing.TB) string {
-	tb.Helper()
-	u := os.Getenv("CSHUB_TEST_PG")
-	if u == "" {
-		tb.Skip("CSHUB_TEST_PG is unset: set it to a PostgreSQL URL, e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
-	}
-	return u
-}
-
-// schemaURL creates a schema of its own for tb, dropped when tb ends, and returns base with
-// search_path set to it.
-func schemaURL(tb testing.TB, base string) string {
-	tb.Helper()
-	ctx := context.Background()
-	schema := fmt.Sprintf("cshub_pgtest_%d_%d", os.Getpid(), rand.Uint64()%1_000_000_000)
-	exec := func(stmt string) error {
-		c, err := pgx.Connect(ctx, base)
-		if err != nil {
-			return err
-		}
-		defer c.Close(ctx)
-		_, err = c.Exec(ctx, stmt)
-		return err
-	}
-	if err := exec("CREATE SCHEMA " + schema); err != nil {
-		tb.Fatalf("CSHUB_TEST_PG: %v", err)
-	}
-	tb.Cleanup(func() {
-		if err := exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
-			tb.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
 
 func open(tb testing.TB, u string) *postgres.DB {
 	tb.Helper()
@@ -70,13 +24,13 @@ func open(tb testing.TB, u string) *postgres.DB {
 }
 
 func TestConformance(t *testing.T) {
-	base := testURL(t)
-	storetest.Run(t, func(t *testing.T) hub.Store { return open(t, schemaURL(t, base)) })
+	base := pgtest.URL(t)
+	storetest.Run(t, func(t *testing.T) hub.Store { return open(t, pgtest.SchemaOf(t, base)) })
 }
 
 func TestNewerSchemaRefused(t *testing.T) {
 	ctx := context.Background()
-	u := schemaURL(t, testURL(t))
+	u := pgtest.SchemaOf(t, pgtest.URL(t))
 	db := open(t, u)
 	db.Close()
 	c, err := pgx.Connect(ctx, u)
