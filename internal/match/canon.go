@@ -302,6 +302,11 @@ func appendDomain(dst []byte, v string) ([]byte, error) {
 	if v == "" {
 		return dst, hub.FieldError("value", "empty domain name")
 	}
+	// One trailing dot is the root; another, or two dots inside, is an empty label, which IDNA
+	// would drop silently and leave a different name than was given.
+	if strings.HasSuffix(v, ".") || strings.HasPrefix(v, ".") || strings.Contains(v, "..") {
+		return dst, hub.FieldError("value", "domain name %q has an empty label", clip(v))
+	}
 	start := len(dst)
 	plain := true
 	for i := 0; i < len(v); i++ {
@@ -334,7 +339,13 @@ func appendDomain(dst []byte, v string) ([]byte, error) {
 		if err != nil {
 			return dst[:start], hub.FieldError("value", "not a valid domain name %q: %v", clip(v), err)
 		}
-		dst = append(dst[:start], strings.ToLower(strings.TrimSuffix(a, "."))...)
+		a = strings.ToLower(strings.TrimSuffix(a, "."))
+		// IDNA may drop a label it finds empty ("xn--"): the canonical form would then name
+		// another domain, and not even be one when a single label is left.
+		if strings.Count(a, ".") != strings.Count(v, ".") {
+			return dst[:start], hub.FieldError("value", "not a valid domain name %q: a label is empty after IDNA", clip(v))
+		}
+		dst = append(dst[:start], a...)
 	}
 	if err := checkHostname(dst[start:]); err != nil {
 		return dst[:start], err
