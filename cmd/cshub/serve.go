@@ -83,7 +83,7 @@ func serve(ctx context.Context, e *env, a *app, f *serveFlags, ready func(url st
 		return err
 	}
 	apiSrv := api.New(api.Config{KB: a.kb, Dir: a.store, Auth: a.auth, Log: a.log, Stream: streams, Lookup: lookups, Search: index, Admin: a.admin})
-	webSrv, err := web.New(web.Config{KB: a.kb, Dir: a.store, Auth: a.auth, Sessions: a.sessions, Log: a.log})
+	webSrv, err := web.New(web.Config{KB: a.kb, Dir: a.store, Auth: a.auth, Sessions: a.sessions, Audit: a.audit, Log: a.log})
 	if err != nil {
 		return err
 	}

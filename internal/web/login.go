@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"cshub/internal/access"
+	"cshub/internal/audit"
 	"cshub/internal/auth"
 	"cshub/internal/hub"
 )
@@ -103,6 +104,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	username := r.PostFormValue("username")
 	p, err := s.auth.Login(r.Context(), username, r.PostFormValue("password"), r.PostFormValue("totp"), clientIP(r))
 	if err != nil {
+		s.record(r, audit.Entry{Actor: username, Action: "login-failed", Target: username,
+			Details: map[string]string{"remote": r.RemoteAddr, "code": hub.ErrorCode(err)}})
 		lp := loginPage{Username: username}
 		code := http.StatusOK
 		switch hub.ErrorCode(err) {
@@ -132,6 +135,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	clear.MaxAge = -1
 	http.SetCookie(w, clear)
 	s.log.Info("web: login", "user", p.Username, "org", p.Org, "remote", r.RemoteAddr)
+	s.record(r, audit.Entry{Org: p.Org, Actor: p.Username, Action: "login", Target: p.Username,
+		Details: map[string]string{"remote": r.RemoteAddr}})
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
@@ -173,4 +178,14 @@ func clientIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+// record writes an audit entry; a failure to record is logged, as the login itself stands.
+func (s *Server) record(r *http.Request, e audit.Entry) {
+	if s.audit == nil {
+		return
+	}
+	if _, err := s.audit.Record(r.Context(), e); err != nil {
+		s.log.Error("web: audit record failed", "action", e.Action, "err", err)
+	}
 }

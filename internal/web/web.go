@@ -53,6 +53,9 @@ type Config struct {
 	// if it is also a hub.ObjectStore (as a hub.Store is).
 	Objects hub.ObjectStore
 
+	// Audit records logins and failed logins; nil records nothing (tests).
+	Audit kb.Recorder
+
 	Name string       // shown in the header; "" means "cshub"
 	Log  *slog.Logger // nil: discard
 	// Now is the clock sessions are issued by; nil means time.Now. It must agree with the
@@ -69,6 +72,7 @@ type Server struct {
 	objects  hub.ObjectStore
 	auth     *auth.Authenticator
 	sessions *auth.Sessions
+	audit    kb.Recorder
 	csrfKey  []byte
 	name     string
 	log      *slog.Logger
@@ -100,7 +104,7 @@ func New(c Config) (*Server, error) {
 		return nil, errors.New("web: Config.Sessions.Idle and Absolute must be positive")
 	}
 	s := &Server{
-		kb: c.KB, dir: c.Dir, objects: c.Objects, auth: c.Auth, sessions: c.Sessions,
+		kb: c.KB, dir: c.Dir, objects: c.Objects, auth: c.Auth, sessions: c.Sessions, audit: c.Audit,
 		csrfKey: deriveKey(c.Sessions.Key, "cshub web csrf v1"),
 		name:    c.Name, log: c.Log, now: c.Now,
 	}

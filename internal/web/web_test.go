@@ -21,6 +21,7 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
+	"cshub/internal/audit"
 	"cshub/internal/auth"
 	"cshub/internal/hub"
 	"cshub/internal/kb"
@@ -65,6 +66,7 @@ type testHub struct {
 	sessions *auth.Sessions
 	clock    *clock
 	users    map[string]testUser // by org
+	audit    *audit.Log
 }
 
 func newTestHub(tb testing.TB) *testHub {
@@ -114,7 +116,8 @@ func newTestHub(tb testing.TB) *testHub {
 		h.users[code] = testUser{id: cu.User.ID, org: code, username: cu.User.Username, password: pw, secret: cu.TOTPSecret}
 	}
 	h.kb = kb.New(kb.Config{Store: st, Sealer: b})
-	h.web, err = New(Config{KB: h.kb, Dir: st, Auth: a, Sessions: sessions, Name: "Allied CSHub", Now: clk.Now})
+	h.audit = audit.New(st, auditSealer{b}, clk.Now)
+	h.web, err = New(Config{KB: h.kb, Dir: st, Auth: a, Sessions: sessions, Audit: h.audit, Name: "Allied CSHub", Now: clk.Now})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -289,6 +292,10 @@ func TestLoginWithTOTP(t *testing.T) {
 		if !strings.Contains(r.body, want) {
 			t.Errorf("dashboard lacks %q", want)
 		}
+	}
+	items, err := h.audit.List(context.Background(), 0, 10)
+	if err != nil || len(items) != 1 || items[0].Action != "login" || items[0].Actor != u.username || items[0].Org != "cert-fr" {
+		t.Errorf("audit after login: %+v, %v; want one login entry for %s", items, err, u.username)
 	}
 	// Signed in, the login page sends the user on to the dashboard.
 	if r := b.get(t, "/login"); r.code != http.StatusSeeOther || r.header.Get("Location") != "/" {
@@ -722,4 +729,14 @@ func TestNewRefusesIncompleteConfig(t *testing.T) {
 			t.Errorf("%s: New succeeded", tc.name)
 		}
 	}
+}
+
+type auditSealer struct{ b *seal.Barrier }
+
+func (s auditSealer) Encrypt(l audit.Location, p []byte) ([]byte, error) {
+	return s.b.Encrypt(seal.Location(l), p)
+}
+
+func (s auditSealer) Decrypt(l audit.Location, c []byte) ([]byte, error) {
+	return s.b.Decrypt(seal.Location(l), c)
 }
