@@ -16,10 +16,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -28,6 +25,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"cshub/internal/hub"
+	"cshub/internal/store"
 )
 
 //go:embed migrations/*.sql
@@ -71,43 +69,10 @@ func (db *DB) Close() error {
 	return nil
 }
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-func loadMigrations() ([]migration, error) {
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, name := range names {
-		base := strings.TrimPrefix(name, "migrations/")
-		num, _, _ := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if err != nil {
-			return nil, fmt.Errorf("migration %s: name must start with its version number: %w", base, err)
-		}
-		b, err := migrations.ReadFile(name)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: base, sql: string(b)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	return ms, nil
-}
-
 // migrate applies, each in its own transaction, the migrations newer than the recorded version.
 // Two replicas migrating at once cannot both succeed: the second fails on the schema_version
 // key and applies nothing, and opening again finds the schema current.
 func (db *DB) migrate(ctx context.Context) error {
-	ms, err := loadMigrations()
-	if err != nil {
-		return &hub.Error{Code: hub.EInternal, Message: "reading embedded migrations", Err: err}
-	}
 	if _, err := db.pool.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_version (
 		version integer PRIMARY KEY,
 		applied timestamptz NOT NULL
@@ -118,23 +83,17 @@ func (db *DB) migrate(ctx context.Context) error {
 	if err := db.pool.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&cur); err != nil {
 		return mapErr(err, "read schema_version")
 	}
-	known := 0
-	if len(ms) > 0 {
-		known = ms[len(ms)-1].version
+	pending, err := store.Pending(migrations, "migrations", cur)
+	if err != nil {
+		return err
 	}
-	if cur > known {
-		return hub.Errorf(hub.EInternal, "the database schema is at version %d but this cshub knows versions up to %d only: upgrade cshub before opening this database", cur, known)
-	}
-	for _, m := range ms {
-		if m.version <= cur {
-			continue
-		}
+	for _, m := range pending {
 		err := db.write(ctx, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, m.sql); err != nil {
-				return mapErr(err, "migration %s", m.name)
+			if _, err := tx.Exec(ctx, m.SQL); err != nil {
+				return mapErr(err, "migration %s", m.Name)
 			}
-			_, err := tx.Exec(ctx, `INSERT INTO schema_version (version, applied) VALUES ($1, now())`, m.version)
-			return mapErr(err, "record migration %s", m.name)
+			_, err := tx.Exec(ctx, `INSERT INTO schema_version (version, applied) VALUES ($1, now())`, m.Version)
+			return mapErr(err, "record migration %s", m.Name)
 		})
 		if err != nil {
 			return err

@@ -17,16 +17,14 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"math"
 	"net/url"
 	"runtime"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"cshub/internal/hub"
+	"cshub/internal/store"
 
 	sqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -144,41 +142,8 @@ func (db *DB) Check(ctx context.Context) error {
 	return nil
 }
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-func loadMigrations() ([]migration, error) {
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, name := range names {
-		base := strings.TrimPrefix(name, "migrations/")
-		num, _, _ := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if err != nil {
-			return nil, fmt.Errorf("migration %s: name must start with its version number: %w", base, err)
-		}
-		b, err := migrations.ReadFile(name)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: base, sql: string(b)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	return ms, nil
-}
-
 // migrate applies, each in its own transaction, the migrations newer than the recorded version.
 func (db *DB) migrate(ctx context.Context) error {
-	ms, err := loadMigrations()
-	if err != nil {
-		return &hub.Error{Code: hub.EInternal, Message: "reading embedded migrations", Err: err}
-	}
 	if _, err := db.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (
 		version INTEGER PRIMARY KEY,
 		applied INTEGER NOT NULL
@@ -189,23 +154,17 @@ func (db *DB) migrate(ctx context.Context) error {
 	if err := db.w.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&cur); err != nil {
 		return mapErr(err, "read schema_version")
 	}
-	known := 0
-	if len(ms) > 0 {
-		known = ms[len(ms)-1].version
+	pending, err := store.Pending(migrations, "migrations", cur)
+	if err != nil {
+		return err
 	}
-	if cur > known {
-		return hub.Errorf(hub.EInternal, "the database schema is at version %d but this cshub knows versions up to %d only: upgrade cshub before opening this database", cur, known)
-	}
-	for _, m := range ms {
-		if m.version <= cur {
-			continue
-		}
+	for _, m := range pending {
 		err := db.write(ctx, func(tx *sql.Tx) error {
-			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-				return mapErr(err, "migration %s", m.name)
+			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+				return mapErr(err, "migration %s", m.Name)
 			}
-			_, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version, applied) VALUES (?, ?)`, m.version, time.Now().UnixNano())
-			return mapErr(err, "record migration %s", m.name)
+			_, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version, applied) VALUES (?, ?)`, m.Version, time.Now().UnixNano())
+			return mapErr(err, "record migration %s", m.Name)
 		})
 		if err != nil {
 			return err
