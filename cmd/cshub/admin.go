@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"cshub/internal/api"
+	"cshub/internal/auth"
 	"cshub/internal/hub"
 	"cshub/internal/members"
 )
@@ -260,8 +261,14 @@ func runOrgAdd(ctx context.Context, e *env, args []string) error {
 }
 
 func runOrgList(ctx context.Context, e *env, args []string) error {
+	return runList(ctx, e, args, "org", "orgs", func(a *api.Admin, p *auth.Principal) (any, error) { return a.Orgs(ctx, p) })
+}
+
+// runList runs a list subcommand without flags of its own: it prints what list returns under
+// key, as the local hub operator sees it.
+func runList(ctx context.Context, e *env, args []string, group, key string, list func(*api.Admin, *auth.Principal) (any, error)) error {
 	var c common
-	fs := subFlags(e, "org", "list", &c)
+	fs := subFlags(e, group, "list", &c)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -274,11 +281,11 @@ func runOrgList(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer s.close()
-	orgs, err := s.admin.Orgs(ctx, api.LocalOperator(operator(e)))
+	v, err := list(s.admin, api.LocalOperator(operator(e)))
 	if err != nil {
 		return err
 	}
-	return printJSON(e, map[string]any{"orgs": orgs})
+	return printJSON(e, map[string]any{key: v})
 }
 
 func runOrgSet(ctx context.Context, e *env, args []string) error {
@@ -346,25 +353,7 @@ func runWorkspaceAdd(ctx context.Context, e *env, args []string) error {
 }
 
 func runWorkspaceList(ctx context.Context, e *env, args []string) error {
-	var c common
-	fs := subFlags(e, "workspace", "list", &c)
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs(pos); err != nil {
-		return err
-	}
-	s, err := openAdmin(ctx, e, &c)
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	ws, err := s.admin.Workspaces(ctx, api.LocalOperator(operator(e)))
-	if err != nil {
-		return err
-	}
-	return printJSON(e, map[string]any{"workspaces": ws})
+	return runList(ctx, e, args, "workspace", "workspaces", func(a *api.Admin, p *auth.Principal) (any, error) { return a.Workspaces(ctx, p) })
 }
 
 func runMemberAdd(ctx context.Context, e *env, args []string) error {
