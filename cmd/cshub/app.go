@@ -125,7 +125,7 @@ func openApp(ctx context.Context, e *env, c *common, create bool) (*app, error) 
 	} else {
 		a.bus = bus.New(bus.Options{})
 	}
-	a.audit = audit.New(st, auditSealer{a.barrier}, nil)
+	a.audit = audit.New(st, audit.Barrier{B: a.barrier}, nil)
 	a.kb = kb.New(kb.Config{Store: st, Sealer: a.barrier, Bus: a.bus, Audit: a.audit, Log: log})
 	macKey, err := a.barrier.MACKey()
 	if err != nil {

@@ -17,19 +17,6 @@ import (
 	"cshub/internal/seal"
 )
 
-// auditSealer adapts the barrier to audit.Sealer. The two Location types have the same fields,
-// so the audit log's details are sealed exactly where package audit names them, under the hub's
-// own key.
-type auditSealer struct{ b *seal.Barrier }
-
-func (s auditSealer) Encrypt(loc audit.Location, plaintext []byte) ([]byte, error) {
-	return s.b.Encrypt(seal.Location(loc), plaintext)
-}
-
-func (s auditSealer) Decrypt(loc audit.Location, ciphertext []byte) ([]byte, error) {
-	return s.b.Decrypt(seal.Location(loc), ciphertext)
-}
-
 // noKeys is the audit.Sealer of a command that runs without the root key: it opens nothing.
 type noKeys struct{}
 
@@ -208,7 +195,7 @@ func runAuditList(ctx context.Context, e *env, args []string) error {
 	if err := b.Unseal(ctx, root); err != nil {
 		return err
 	}
-	l := audit.New(st, auditSealer{b}, nil)
+	l := audit.New(st, audit.Barrier{B: b}, nil)
 	enc := json.NewEncoder(e.stdout)
 	const page = 1000
 	for printed, next := 0, *after; *limit == 0 || printed < *limit; {

@@ -29,7 +29,7 @@ func auditHub(t *testing.T, n int) (string, audit.Head) {
 		t.Fatal(err)
 	}
 	defer a.close()
-	l := audit.New(a.store, auditSealer{a.barrier}, nil)
+	l := audit.New(a.store, audit.Barrier{B: a.barrier}, nil)
 	var head audit.Head
 	for i := 1; i <= n; i++ {
 		head, err = l.Record(ctx, audit.Entry{Org: "cert-fr", Actor: "analyst-" + fmt.Sprint(i), Action: "read-red",

@@ -37,6 +37,8 @@ type Config struct {
 	Search *search.Index
 	// Admin serves the identity administration endpoints (admin.go); absent when nil.
 	Admin *Admin
+	// Features install their own endpoints (see Routes).
+	Features []Routes
 }
 
 // Server is the JSON API. Its Handler is safe for concurrent use.
@@ -69,6 +71,9 @@ func New(c Config) *Server {
 	s.routes()
 	if c.Admin != nil {
 		s.EnableAdmin(c.Admin)
+	}
+	for _, f := range c.Features {
+		f.Routes(&Router{s: s})
 	}
 	return s
 }

@@ -61,7 +61,7 @@ func newFixture(t *testing.T) *fixture {
 			t.Fatal(err)
 		}
 	}
-	log := audit.New(st, auditSealer{b}, nil)
+	log := audit.New(st, audit.Barrier{B: b}, nil)
 	return &fixture{store: st, kb: kb.New(kb.Config{Store: st, Sealer: b, Audit: log}), audit: log}
 }
 
@@ -274,16 +274,6 @@ func TestBodiesAreSealedInTheStore(t *testing.T) {
 			t.Fatalf("%s: the store returned a readable body", o.ID)
 		}
 	}
-}
-
-type auditSealer struct{ b *seal.Barrier }
-
-func (s auditSealer) Encrypt(loc audit.Location, p []byte) ([]byte, error) {
-	return s.b.Encrypt(seal.Location(loc), p)
-}
-
-func (s auditSealer) Decrypt(loc audit.Location, c []byte) ([]byte, error) {
-	return s.b.Decrypt(seal.Location(loc), c)
 }
 
 func TestIngestAndRedReadsAreAudited(t *testing.T) {

@@ -20,17 +20,6 @@ import (
 	"cshub/internal/store/sqlite"
 )
 
-// auditSealer seals audit details with the barrier, where package audit names them.
-type auditSealer struct{ b *seal.Barrier }
-
-func (s auditSealer) Encrypt(loc audit.Location, p []byte) ([]byte, error) {
-	return s.b.Encrypt(seal.Location(loc), p)
-}
-
-func (s auditSealer) Decrypt(loc audit.Location, c []byte) ([]byte, error) {
-	return s.b.Decrypt(seal.Location(loc), c)
-}
-
 func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
@@ -73,7 +62,7 @@ func TestDeleteWorkspaceShreds(t *testing.T) {
 	b := seal.New(st)
 	must(t, b.Initialize(ctx, root))
 	m := members.New(st, b, nil, nil)
-	log := audit.New(st, auditSealer{b}, nil)
+	log := audit.New(st, audit.Barrier{B: b}, nil)
 	m.SetAudit(log)
 
 	must(t, m.CreateOrg(ctx, &hub.Org{Code: "fr", Name: "CERT-FR", Country: "FR", Kind: hub.OrgMember, Active: true}))
@@ -205,7 +194,7 @@ func TestDeleteWorkspaceNeedsAudit(t *testing.T) {
 	if fmt.Sprint(ws) != "[w]" {
 		t.Errorf("workspaces with keys = %v, want [w]", ws)
 	}
-	m.SetAudit(audit.New(st, auditSealer{b}, nil))
+	m.SetAudit(audit.New(st, audit.Barrier{B: b}, nil))
 	if err := m.DeleteWorkspace(ctx, "missing", auth.Principal{}); hub.ErrorCode(err) != hub.ENotFound {
 		t.Errorf("deleting a missing workspace: %v, want ENotFound", err)
 	}

@@ -116,7 +116,7 @@ func newTestHub(tb testing.TB) *testHub {
 		h.users[code] = testUser{id: cu.User.ID, org: code, username: cu.User.Username, password: pw, secret: cu.TOTPSecret}
 	}
 	h.kb = kb.New(kb.Config{Store: st, Sealer: b})
-	h.audit = audit.New(st, auditSealer{b}, clk.Now)
+	h.audit = audit.New(st, audit.Barrier{B: b}, clk.Now)
 	h.web, err = New(Config{KB: h.kb, Dir: st, Auth: a, Sessions: sessions, Audit: h.audit, Name: "Allied CSHub", Now: clk.Now})
 	if err != nil {
 		tb.Fatal(err)
@@ -729,14 +729,4 @@ func TestNewRefusesIncompleteConfig(t *testing.T) {
 			t.Errorf("%s: New succeeded", tc.name)
 		}
 	}
-}
-
-type auditSealer struct{ b *seal.Barrier }
-
-func (s auditSealer) Encrypt(l audit.Location, p []byte) ([]byte, error) {
-	return s.b.Encrypt(seal.Location(l), p)
-}
-
-func (s auditSealer) Decrypt(l audit.Location, c []byte) ([]byte, error) {
-	return s.b.Decrypt(seal.Location(l), c)
 }

@@ -16,6 +16,9 @@ import (
 // Env names the variable that holds the test server's URL.
 const Env = "CSHUB_TEST_PG"
 
+// Available reports whether CSHUB_TEST_PG names a server to test against.
+func Available() bool { return os.Getenv(Env) != "" }
+
 // URL returns CSHUB_TEST_PG, or skips tb with a message naming the variable when it is unset.
 func URL(tb testing.TB) string {
 	tb.Helper()
