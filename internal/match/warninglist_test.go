@@ -12,7 +12,7 @@ import (
 
 func loadTestWarninglists(t testing.TB) *Warninglists {
 	t.Helper()
-	w, err := LoadWarninglists(os.DirFS("testdata"), "warninglists")
+	w, err := LoadWarninglists(os.DirFS("../warninglist"), "lists")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func TestWarninglistsCheck(t *testing.T) {
 // carry it.
 func TestWarninglistsKnownBenign(t *testing.T) {
 	w := loadTestWarninglists(t)
-	files, _ := filepath.Glob("testdata/warninglists/*.json")
+	files, _ := filepath.Glob("../warninglist/lists/*.json")
 	total := 0
 	for _, f := range files {
 		if filepath.Base(f) == "schema.json" {
