@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -321,6 +322,7 @@ func TestMatchExactCaseParentDomainCIDRAndAccess(t *testing.T) {
 	values := []string{"login-ministry.example", "www.login-ministry.example", "203.0.113.9", "8.8.8.8", "example.org", "LOGIN-MINISTRY.EXAMPLE", "192.0.2.55"}
 	want := map[string]string{"login-ministry.example": "exact", "www.login-ministry.example": "parent-domain", "203.0.113.9": "cidr", "LOGIN-MINISTRY.EXAMPLE": "exact"}
 	query, _ := json.Marshal(map[string]any{"values": values})
+	lists := map[string][]string{}
 	ask := func(org string) map[string][]map[string]any {
 		code, body := h.do(t, h.keys[org], "POST", "/api/v1/match", query)
 		if code != 200 {
@@ -328,8 +330,9 @@ func TestMatchExactCaseParentDomainCIDRAndAccess(t *testing.T) {
 		}
 		var r struct {
 			Results []struct {
-				Value   string
-				Matches []map[string]any
+				Value        string
+				Matches      []map[string]any
+				Warninglists []string
 			}
 		}
 		if err := json.Unmarshal(body, &r); err != nil {
@@ -338,6 +341,7 @@ func TestMatchExactCaseParentDomainCIDRAndAccess(t *testing.T) {
 		out := map[string][]map[string]any{}
 		for _, x := range r.Results {
 			out[x.Value] = x.Matches
+			lists[x.Value] = x.Warninglists
 		}
 		return out
 	}
@@ -357,6 +361,17 @@ func TestMatchExactCaseParentDomainCIDRAndAccess(t *testing.T) {
 		if hit && got[v][0]["how"] != how {
 			t.Errorf("%s matched %v, want %s", v, got[v][0]["how"], how)
 		}
+	}
+	// A hit in a documentation range is flagged; a hit on a real-looking name is not, and a
+	// value without hits says nothing (8.8.8.8 is a public resolver but nobody shared it).
+	if l := lists["203.0.113.9"]; !slices.Contains(l, "List of RFC 5735 CIDR blocks") {
+		t.Errorf("203.0.113.9 warninglists %q, want the RFC 5735 list", l)
+	}
+	if l := lists["login-ministry.example"]; l != nil {
+		t.Errorf("login-ministry.example warninglists %q, want none", l)
+	}
+	if l := lists["8.8.8.8"]; l != nil {
+		t.Errorf("8.8.8.8 has no matches but warninglists %q", l)
 	}
 	if len(ask("cert-be")["192.0.2.55"]) != 1 {
 		t.Error("the RED indicator does not match for its recipient cert-be")

@@ -18,6 +18,7 @@ import (
 	"cshub/internal/kb"
 	"cshub/internal/match"
 	"cshub/internal/stix/pattern"
+	"cshub/internal/warninglist"
 )
 
 // indicator is what the service keeps per indexed indicator version: what a hit reports and
@@ -32,9 +33,10 @@ type indicator struct {
 
 // Service is the lookup service. It is safe for concurrent use.
 type Service struct {
-	kb  *kb.Service
-	idx *match.Index
-	log *slog.Logger
+	kb    *kb.Service
+	idx   *match.Index
+	lists *warninglist.Set
+	log   *slog.Logger
 
 	mu     sync.RWMutex
 	refs   []indicator          // by match.Ref; guarded by mu
@@ -46,7 +48,7 @@ func New(k *kb.Service, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{kb: k, idx: match.New(time.Now), log: log, latest: map[string]match.Ref{}}
+	return &Service{kb: k, idx: match.New(time.Now), lists: warninglist.Default(), log: log, latest: map[string]match.Ref{}}
 }
 
 var system = hub.Viewer{System: true}
@@ -173,6 +175,10 @@ type Match struct {
 type Result struct {
 	Value   string  `json:"value"`
 	Matches []Match `json:"matches"`
+	// Warninglists names the MISP warninglists that hold a value with matches: a hit on a
+	// public resolver or a popular site is probably a false positive, and the analyst should
+	// see that before acting on it.
+	Warninglists []string `json:"warninglists,omitempty"`
 }
 
 // Lookup looks up values and returns, per value in order, the indicators v may see that match
@@ -195,5 +201,10 @@ func (s *Service) Lookup(v hub.Viewer, values []string) []Result {
 		out[i].Matches = append(out[i].Matches, Match{ID: ind.id, Name: ind.name, Workspace: ind.workspace,
 			TLP: ind.tlp.String(), Author: ind.author, Confidence: ind.confidence, How: h.How, Matched: h.Matched})
 	})
+	for i := range out {
+		if len(out[i].Matches) > 0 {
+			out[i].Warninglists = s.lists.Lookup("", out[i].Value)
+		}
+	}
 	return out
 }
