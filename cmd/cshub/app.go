@@ -54,16 +54,18 @@ func (c *common) rootKeyFile() string { return filepath.Join(c.data, "root.key")
 
 // app is an opened hub: everything wired by hand, in one place.
 type app struct {
-	store    hub.Store
-	barrier  *seal.Barrier
-	bus      hub.Bus
-	kb       *kb.Service
-	audit    *audit.Log
-	auth     *auth.Authenticator
-	sessions *auth.Sessions  // signed session cookies of the web interface
-	admin    *api.Admin      // identity administration, for the API and the CLI
-	limits   *limits.Limiter // login throttling shared by replicas; nil on SQLite (one process)
-	log      *slog.Logger
+	store   hub.Store
+	barrier *seal.Barrier
+	bus     hub.Bus
+	kb      *kb.Service
+	audit   *audit.Log
+	auth    *auth.Authenticator
+	// authConfig is what auth was made from, for serve to add the client certificate mapping.
+	authConfig auth.Config
+	sessions   *auth.Sessions  // signed session cookies of the web interface
+	admin      *api.Admin      // identity administration, for the API and the CLI
+	limits     *limits.Limiter // login throttling shared by replicas; nil on SQLite (one process)
+	log        *slog.Logger
 }
 
 // openApp opens the hub in c. With create, a hub that does not exist yet is initialised: a root
@@ -145,6 +147,7 @@ func openApp(ctx context.Context, e *env, c *common, create bool) (*app, error) 
 		}
 		acfg.Users, acfg.IPs = a.limits, ips
 	}
+	a.authConfig = acfg
 	a.auth, err = auth.New(acfg)
 	if err != nil {
 		return nil, err

@@ -3,14 +3,17 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"time"
 
 	"cshub/internal/api"
+	"cshub/internal/auth"
 	"cshub/internal/certs"
 	"cshub/internal/hub"
 	"cshub/internal/lookup"
@@ -27,6 +30,8 @@ type serveFlags struct {
 	tlsCert      string
 	tlsKey       string
 	insecureHTTP bool
+	clientCerts  string
+	clientCA     string
 }
 
 func (f *serveFlags) register(fs interface {
@@ -37,6 +42,8 @@ func (f *serveFlags) register(fs interface {
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate `file` (PEM); default: a self-signed one made in the data directory")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "TLS private key `file` (PEM), with --tls-cert")
 	fs.BoolVar(&f.insecureHTTP, "insecure-http", false, "serve plain HTTP (only allowed on a loopback address)")
+	fs.StringVar(&f.clientCerts, "client-certs", "", "client certificate mapping `file` (JSON rules: fingerprint or subject+issuer -> org, scope) for machine-to-machine clients")
+	fs.StringVar(&f.clientCA, "client-ca", "", "CA certificates `file` (PEM) that client certificates mapped by subject and issuer must chain to, with --client-certs")
 }
 
 func runServe(ctx context.Context, e *env, args []string) error {
@@ -67,6 +74,10 @@ func serve(ctx context.Context, e *env, a *app, f *serveFlags, ready func(url st
 	}
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return hub.FieldError("tls-cert", "--tls-cert and --tls-key go together")
+	}
+	clientCAs, err := clientCertificates(a, f)
+	if err != nil {
+		return err
 	}
 	if err := followKeyring(ctx, a); err != nil {
 		return err
@@ -115,6 +126,9 @@ func serve(ctx context.Context, e *env, a *app, f *serveFlags, ready func(url st
 			return err
 		}
 		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		if f.clientCerts != "" {
+			srv.TLSConfig = api.ClientCertTLS(srv.TLSConfig, clientCAs)
+		}
 	}
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
@@ -145,6 +159,47 @@ func serve(ctx context.Context, e *env, a *app, f *serveFlags, ready func(url st
 	}
 	a.log.Info("stopped")
 	return nil
+}
+
+// clientCertificates reads --client-certs and --client-ca and, when a mapping is given, gives
+// the hub an authenticator that knows it. It returns the CA pool the TLS server verifies
+// client chains against (nil: none given, certificates can then only be pinned by fingerprint).
+func clientCertificates(a *app, f *serveFlags) (*x509.CertPool, error) {
+	if f.clientCerts == "" {
+		if f.clientCA != "" {
+			return nil, hub.FieldError("client-ca", "needs --client-certs: the CAs only serve to verify mapped certificates")
+		}
+		return nil, nil
+	}
+	if f.insecureHTTP {
+		return nil, hub.FieldError("client-certs", "client certificates need TLS; drop --insecure-http")
+	}
+	file, err := os.Open(f.clientCerts)
+	if err != nil {
+		return nil, hub.FieldError("client-certs", "%v", err)
+	}
+	defer file.Close()
+	mapping, err := api.ReadCertRules(file)
+	if err != nil {
+		return nil, err
+	}
+	var pool *x509.CertPool
+	if f.clientCA != "" {
+		pem, err := os.ReadFile(f.clientCA)
+		if err != nil {
+			return nil, hub.FieldError("client-ca", "%v", err)
+		}
+		pool = x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, hub.FieldError("client-ca", "%s holds no PEM certificate", f.clientCA)
+		}
+	}
+	cfg := a.authConfig
+	cfg.Certs, cfg.CertRoots = mapping, pool
+	if a.auth, err = auth.New(cfg); err != nil {
+		return nil, err
+	}
+	return pool, nil
 }
 
 func isLoopback(host string) bool {
