@@ -47,6 +47,7 @@ func workspaceCommands() []subcommand {
 func userCommands() []subcommand {
 	return []subcommand{
 		{"add", "--org ORG --username NAME --role ROLE [--totp] [--password-stdin]", "add a user; the password (generated unless given on stdin) and TOTP secret are shown once", runUserAdd},
+		{"invite", "--org ORG --username NAME --role ROLE", "invite a user: the one-time token (shown once) lets them set a password and a second factor", runUserInvite},
 		{"list", "[--org ORG]", "list users as JSON (never their secrets)", runUserList},
 		{"set", "USERNAME [--role ROLE] [--active=true|false]", "change a user's role or deactivate them", runUserSet},
 	}
@@ -435,6 +436,41 @@ func runUserAdd(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	return printJSON(e, cu)
+}
+
+func runUserInvite(ctx context.Context, e *env, args []string) error {
+	var c common
+	fs := subFlags(e, "user", "invite", &c)
+	var n api.NewInvitation
+	fs.StringVar(&n.Org, "org", "", "the user's organisation `code` (required)")
+	fs.StringVar(&n.Username, "username", "", "the user's login `name` (required)")
+	role := fs.String("role", "", "`role`: admin, analyst, reader or director (required)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := noArgs(pos); err != nil {
+		return err
+	}
+	switch {
+	case n.Org == "":
+		return hub.FieldError("org", "required: the organisation the user belongs to")
+	case n.Username == "":
+		return hub.FieldError("username", "required")
+	case *role == "":
+		return hub.FieldError("role", "required: admin, analyst, reader or director")
+	}
+	n.Role = hub.Role(*role)
+	s, err := openAdmin(ctx, e, &c)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	inv, err := s.admin.Invite(ctx, api.LocalOperator(operator(e)), n)
+	if err != nil {
+		return err
+	}
+	return printJSON(e, inv)
 }
 
 func runUserList(ctx context.Context, e *env, args []string) error {

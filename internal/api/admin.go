@@ -119,6 +119,9 @@ func (s *Server) EnableAdmin(a *Admin) {
 	s.mux.Handle("GET /api/v1/users", s.authed(hub.ScopeAdmin, s.adminListUsers(a)))
 	s.mux.Handle("POST /api/v1/users", s.authed(hub.ScopeAdmin, s.adminCreateUser(a)))
 	s.mux.Handle("PATCH /api/v1/users/{id}", s.authed(hub.ScopeAdmin, s.adminUpdateUser(a)))
+	s.mux.Handle("POST /api/v1/users/{id}/logout", s.authed(hub.ScopeRead, s.adminLogOut(a)))
+	s.mux.Handle("POST /api/v1/invitations", s.authed(hub.ScopeAdmin, s.adminInvite(a)))
+	s.mux.HandleFunc("POST /api/v1/invitations/accept", s.acceptInvitation(a))
 	// Keys need only read: anybody manages their own keys, within their own scope; the admin
 	// rules for other users' keys are applied by Admin.
 	s.mux.Handle("GET /api/v1/keys", s.authed(hub.ScopeRead, s.adminListKeys(a)))
@@ -228,13 +231,37 @@ type NewUser struct {
 	TOTP     bool     `json:"totp"`     // enrol a second factor now; its secret is shown once
 }
 
-// CreatedUser is the answer to creating a user: the secrets are shown this once.
+// CreatedUser is the answer to creating a user or accepting an invitation: the secrets are
+// shown this once.
 type CreatedUser struct {
-	User       UserInfo `json:"user"`
-	Password   string   `json:"password,omitempty"` // only when generated
-	TOTPSecret string   `json:"totp_secret,omitempty"`
-	TOTPURL    string   `json:"totp_url,omitempty"`
-	Note       string   `json:"note"`
+	User          UserInfo `json:"user"`
+	Password      string   `json:"password,omitempty"` // only when generated
+	TOTPSecret    string   `json:"totp_secret,omitempty"`
+	TOTPURL       string   `json:"totp_url,omitempty"`
+	RecoveryCodes []string `json:"recovery_codes,omitempty"`
+	Note          string   `json:"note"`
+}
+
+// NewInvitation is the body of POST /api/v1/invitations: the user to invite.
+type NewInvitation struct {
+	Org      string   `json:"org"` // default: the caller's
+	Username string   `json:"username"`
+	Role     hub.Role `json:"role"`
+}
+
+// Invitation is the answer to inviting a user: the token is shown this once, to be handed to
+// the invitee, who accepts it with POST /api/v1/invitations/accept.
+type Invitation struct {
+	User    UserInfo  `json:"user"`
+	Token   string    `json:"token"`
+	Expires time.Time `json:"expires"`
+	Note    string    `json:"note"`
+}
+
+// Acceptance is the body of POST /api/v1/invitations/accept.
+type Acceptance struct {
+	Token    string `json:"token"`
+	Password string `json:"password"`
 }
 
 // UserChange is the body of PATCH /api/v1/users/{id}: the fields to change.
@@ -665,26 +692,7 @@ func (a *Admin) Users(ctx context.Context, p *auth.Principal, org string) ([]Use
 // CreateUser adds a user (see the rules at the top of this file). Without a password one is
 // generated; both it and a TOTP enrolment's secret are returned this once.
 func (a *Admin) CreateUser(ctx context.Context, p *auth.Principal, n NewUser) (CreatedUser, error) {
-	if err := needAdmin(p); err != nil {
-		return CreatedUser{}, err
-	}
-	if n.Org == "" {
-		n.Org = p.Org
-	}
-	if !isOperator(p) && n.Org != p.Org {
-		return CreatedUser{}, forbidden("org", "an admin of %q creates users of %q only, not of %q", p.Org, p.Org, n.Org)
-	}
-	if n.Org == "" {
-		return CreatedUser{}, hub.FieldError("org", "is required")
-	}
-	o, err := a.activeOrg(ctx, "org", n.Org)
-	if err != nil {
-		return CreatedUser{}, err
-	}
-	if !validName(n.Username, 64, "-._@") {
-		return CreatedUser{}, hub.FieldError("username", "%q: 2 to 64 lower-case letters, digits and '-', '.', '_', '@', starting with a letter or digit", n.Username)
-	}
-	if err := a.checkRole(p, o, n.Role); err != nil {
+	if err := a.checkNewUser(ctx, p, &n.Org, n.Username, n.Role); err != nil {
 		return CreatedUser{}, err
 	}
 	generated := n.Password == ""
@@ -701,11 +709,90 @@ func (a *Admin) CreateUser(ctx context.Context, p *auth.Principal, n NewUser) (C
 	a.record(ctx, p, "user.create", strconv.FormatInt(cu.User.ID, 10), map[string]any{
 		"org": n.Org, "username": n.Username, "role": n.Role, "totp": n.TOTP, "password_generated": generated})
 	out := CreatedUser{User: userInfo(cu.User), TOTPSecret: cu.TOTPSecret, TOTPURL: cu.TOTPURL,
-		Note: "shown once: keep the password and TOTP secret now"}
+		RecoveryCodes: cu.RecoveryCodes, Note: "shown once: keep the password, TOTP secret and recovery codes now"}
 	if generated {
 		out.Password = n.Password
 	}
 	return out, nil
+}
+
+// checkNewUser applies the rules for creating or inviting a user of *org (default: p's
+// organisation, filled in) with username and role.
+func (a *Admin) checkNewUser(ctx context.Context, p *auth.Principal, org *string, username string, role hub.Role) error {
+	if err := needAdmin(p); err != nil {
+		return err
+	}
+	if *org == "" {
+		*org = p.Org
+	}
+	if !isOperator(p) && *org != p.Org {
+		return forbidden("org", "an admin of %q creates users of %q only, not of %q", p.Org, p.Org, *org)
+	}
+	if *org == "" {
+		return hub.FieldError("org", "is required")
+	}
+	o, err := a.activeOrg(ctx, "org", *org)
+	if err != nil {
+		return err
+	}
+	if !validName(username, 64, "-._@") {
+		return hub.FieldError("username", "%q: 2 to 64 lower-case letters, digits and '-', '.', '_', '@', starting with a letter or digit", username)
+	}
+	return a.checkRole(p, o, role)
+}
+
+// Invite creates an inactive user under the same rules as CreateUser and returns the one-time
+// token with which the invitee sets their password and enrols a second factor. Revoking the
+// invitation's key (it is listed among the organisation's keys, scope "invite") withdraws it.
+func (a *Admin) Invite(ctx context.Context, p *auth.Principal, n NewInvitation) (Invitation, error) {
+	if err := a.checkNewUser(ctx, p, &n.Org, n.Username, n.Role); err != nil {
+		return Invitation{}, err
+	}
+	token, u, expires, err := a.members.Invite(ctx, members.NewUser{Org: n.Org, Username: n.Username, Role: n.Role})
+	if err != nil {
+		if hub.ErrorCode(err) == hub.EConflict {
+			return Invitation{}, &hub.Error{Code: hub.EConflict, Field: "username", Message: fmt.Sprintf("user name %q is taken", n.Username), Err: err}
+		}
+		return Invitation{}, err
+	}
+	a.record(ctx, p, "user.invite", strconv.FormatInt(u.ID, 10), map[string]any{"org": n.Org, "username": n.Username, "role": n.Role, "expires": expires})
+	return Invitation{User: userInfo(u), Token: token, Expires: expires,
+		Note: "shown once: hand the token to the invitee, who accepts it with a password of their own"}, nil
+}
+
+// AcceptInvitation spends an invitation token; it needs no other credential.
+func (a *Admin) AcceptInvitation(ctx context.Context, c Acceptance) (CreatedUser, error) {
+	cu, err := a.members.AcceptInvitation(ctx, c.Token, c.Password)
+	if err != nil {
+		return CreatedUser{}, err
+	}
+	u := cu.User
+	a.record(ctx, &auth.Principal{Org: u.Org, UserID: u.ID, Username: u.Username, Via: "invitation"}, "user.invite.accept", strconv.FormatInt(u.ID, 10), nil)
+	return CreatedUser{User: userInfo(u), TOTPSecret: cu.TOTPSecret, TOTPURL: cu.TOTPURL, RecoveryCodes: cu.RecoveryCodes,
+		Note: "shown once: add the TOTP secret to an authenticator app and keep the recovery codes now"}, nil
+}
+
+// LogOutEverywhere voids every session of user id: the user themselves, an admin of their
+// organisation, or the operator.
+func (a *Admin) LogOutEverywhere(ctx context.Context, p *auth.Principal, id int64) error {
+	var u *hub.User
+	var err error
+	if id == p.UserID && p.UserID != 0 {
+		u, err = a.dir.User(ctx, id)
+	} else {
+		if err := needAdmin(p); err != nil {
+			return err
+		}
+		u, err = a.visibleUser(ctx, p, "id", id)
+	}
+	if err != nil {
+		return err
+	}
+	if err := a.members.LogOutEverywhere(ctx, u); err != nil {
+		return err
+	}
+	a.record(ctx, p, "user.logout", strconv.FormatInt(u.ID, 10), map[string]any{"username": u.Username})
+	return nil
 }
 
 // checkRole reports whether p may give role r to a user of organisation o.
@@ -777,6 +864,10 @@ func (a *Admin) UpdateUser(ctx context.Context, p *auth.Principal, id int64, c U
 		}
 		details["active"] = map[string]bool{"from": u.Active, "to": *c.Active}
 		u.Active = *c.Active
+		if !u.Active {
+			// Reactivating someone later must not revive the sessions they held.
+			u.SessionsAfter = a.now().UTC()
+		}
 	}
 	if len(details) == 1 {
 		return userInfo(u), nil // nothing changes
@@ -1059,6 +1150,44 @@ func (s *Server) adminCreateUser(a *Admin) http.HandlerFunc {
 		}
 		v, err := a.CreateUser(r.Context(), principal(r), n)
 		reply(s, w, r, http.StatusCreated, v, err)
+	}
+}
+
+func (s *Server) adminInvite(a *Admin) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var n NewInvitation
+		if err := decode(w, r, &n); err != nil {
+			s.error(w, r, err)
+			return
+		}
+		v, err := a.Invite(r.Context(), principal(r), n)
+		reply(s, w, r, http.StatusCreated, v, err)
+	}
+}
+
+// acceptInvitation serves the one endpoint that takes no credential but the invitation token
+// in its body.
+func (s *Server) acceptInvitation(a *Admin) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var c Acceptance
+		if err := decode(w, r, &c); err != nil {
+			s.error(w, r, err)
+			return
+		}
+		v, err := a.AcceptInvitation(r.Context(), c)
+		reply(s, w, r, http.StatusOK, v, err)
+	}
+}
+
+func (s *Server) adminLogOut(a *Admin) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+		if err != nil || id <= 0 {
+			s.error(w, r, hub.FieldError("id", "%q is not a user id", r.PathValue("id")))
+			return
+		}
+		err = a.LogOutEverywhere(r.Context(), principal(r), id)
+		reply(s, w, r, http.StatusOK, map[string]string{"status": "every session of the user has ended"}, err)
 	}
 }
 

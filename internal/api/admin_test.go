@@ -28,16 +28,6 @@ import (
 	"cshub/internal/store/sqlite"
 )
 
-// sealAudit adapts the barrier to audit.Sealer, as cmd/cshub does.
-type sealAudit struct{ b *seal.Barrier }
-
-func (s sealAudit) Encrypt(l audit.Location, p []byte) ([]byte, error) {
-	return s.b.Encrypt(seal.Location(l), p)
-}
-func (s sealAudit) Decrypt(l audit.Location, c []byte) ([]byte, error) {
-	return s.b.Decrypt(seal.Location(l), c)
-}
-
 // clock is a settable time shared by the authenticator and the admin, so that tests can let
 // keys expire.
 type clock struct {
@@ -101,7 +91,7 @@ func newAdminHubOn(t *testing.T, st hub.Store) *adminHub {
 	}
 	m := members.New(st, b, a, clk.now)
 	h := &adminHub{st: st, auth: a, clock: clk, keys: map[string]string{}, ids: map[string]int64{},
-		audit: audit.New(st, sealAudit{b}, clk.now)}
+		audit: audit.New(st, audit.Barrier{B: b}, clk.now)}
 	m.SetAudit(h.audit)
 	for _, o := range []hub.Org{
 		{Code: "hub-op", Name: "Hub operator", Country: "BE", Kind: hub.OrgOperator, Active: true},
@@ -492,6 +482,130 @@ func TestCreateUserShowsSecretsOnce(t *testing.T) {
 	_, body = h.call(t, h.keys["fr-admin"], "POST", "/api/v1/users", map[string]any{"username": "fr-given", "role": "reader", "password": "tulip-orbit-canyon-7"})
 	if _, ok := body["password"]; ok {
 		t.Errorf("a given password is echoed: %v", body)
+	}
+}
+
+// TestInvitations: an admin invites a user of their own organisation only; the invitee sets a
+// password and gets a second factor with recovery codes; the token works once, is no API key,
+// and expires.
+func TestInvitations(t *testing.T) { onEachStore(t, testInvitations) }
+
+func testInvitations(t *testing.T, h *adminHub) {
+	ctx := context.Background()
+	invite := func(key string, req map[string]any) (int, map[string]any) {
+		return h.call(t, key, "POST", "/api/v1/invitations", req)
+	}
+	for _, c := range []struct {
+		name, key string
+		req       map[string]any
+		status    int
+		field     string
+	}{
+		{"another org", h.keys["be-admin"], map[string]any{"org": "cert-fr", "username": "x1", "role": "analyst"}, 403, "org"},
+		{"analyst", h.keys["fr-analyst"], map[string]any{"username": "x2", "role": "analyst"}, 403, ""},
+		{"operator role", h.keys["fr-admin"], map[string]any{"username": "x3", "role": "operator"}, 403, "role"},
+		{"taken name", h.keys["fr-admin"], map[string]any{"username": "fr-reader", "role": "analyst"}, 409, "username"},
+	} {
+		if code, body := invite(c.key, c.req); code != c.status {
+			t.Errorf("%s: %d %v, want %d", c.name, code, body, c.status)
+		} else if _, field := errorOf(body); c.field != "" && field != c.field {
+			t.Errorf("%s: error on %q, want %q", c.name, field, c.field)
+		}
+	}
+	code, body := invite(h.keys["fr-admin"], map[string]any{"username": "fr-invited", "role": "analyst"})
+	if code != 201 {
+		t.Fatalf("invite: %d %v", code, body)
+	}
+	token := body["token"].(string)
+	if u := body["user"].(map[string]any); u["active"] != false || u["org"] != "cert-fr" {
+		t.Errorf("invited user %v, want inactive in cert-fr", u)
+	}
+	if _, err := h.auth.APIKey(ctx, token); hub.ErrorCode(err) != hub.EUnauthorized {
+		t.Errorf("the invitation token authenticated as an API key: %v", err)
+	}
+	if _, err := h.auth.Login(ctx, "fr-invited", "", "", ""); hub.ErrorCode(err) != hub.EUnauthorized {
+		t.Errorf("an invited user logged in before accepting: %v", err)
+	}
+
+	accept := func(token, password string) (int, map[string]any) {
+		return h.call(t, "", "POST", "/api/v1/invitations/accept", map[string]any{"token": token, "password": password})
+	}
+	if code, body := accept(token, "password1"); code != 400 {
+		t.Errorf("weak password: %d %v", code, body)
+	} else if _, field := errorOf(body); field != "password" {
+		t.Errorf("weak password: error on %q", field)
+	}
+	if code, body := accept(token[:len(token)-2]+"xx", "sapphire-harbour-meadow-41"); code != 401 {
+		t.Errorf("forged token: %d %v", code, body)
+	}
+	code, body = accept(token, "sapphire-harbour-meadow-41")
+	if code != 200 {
+		t.Fatalf("accept: %d %v", code, body)
+	}
+	secret, _ := body["totp_secret"].(string)
+	codes, _ := body["recovery_codes"].([]any)
+	if secret == "" || len(codes) != 10 || body["user"].(map[string]any)["active"] != true {
+		t.Fatalf("acceptance shows %v", body)
+	}
+	if code, body := accept(token, "sapphire-harbour-meadow-42"); code != 401 {
+		t.Errorf("token used twice: %d %v", code, body)
+	} else if _, field := errorOf(body); field != "token" {
+		t.Errorf("token used twice: error on %q", field)
+	}
+	otp, _ := totp.GenerateCode(secret, h.clock.now())
+	if _, err := h.auth.Login(ctx, "fr-invited", "sapphire-harbour-meadow-41", otp, ""); err != nil {
+		t.Errorf("login after accepting: %v", err)
+	}
+	if _, err := h.auth.Login(ctx, "fr-invited", "sapphire-harbour-meadow-41", codes[4].(string), ""); err != nil {
+		t.Errorf("login with a recovery code: %v", err)
+	}
+	if u, _ := h.st.UserByName(ctx, "fr-invited"); len(u.RecoveryCodes) != 9 {
+		t.Errorf("%d recovery codes stored after one was spent, want 9", len(u.RecoveryCodes))
+	}
+
+	// An invitation not accepted in time is void.
+	_, body = invite(h.keys["fr-admin"], map[string]any{"username": "fr-late", "role": "reader"})
+	h.clock.add(8 * 24 * time.Hour)
+	if code, body := accept(body["token"].(string), "sapphire-harbour-meadow-43"); code != 401 {
+		t.Errorf("expired invitation: %d %v", code, body)
+	}
+}
+
+// TestLogOutEverywhere: a user ends their own sessions, an admin those of their organisation's
+// users, nobody those of another organisation's; deactivation ends them too.
+func TestLogOutEverywhere(t *testing.T) { onEachStore(t, testLogOutEverywhere) }
+
+func testLogOutEverywhere(t *testing.T, h *adminHub) {
+	ctx := context.Background()
+	after := func(name string) time.Time {
+		u, err := h.st.UserByName(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u.SessionsAfter
+	}
+	logout := func(key, name string) int {
+		code, _ := h.call(t, key, "POST", fmt.Sprintf("/api/v1/users/%d/logout", h.ids[name]), nil)
+		return code
+	}
+	if code := logout(h.keys["fr-reader"], "fr-reader"); code != 200 || after("fr-reader").IsZero() {
+		t.Errorf("own logout: %d, sessions after %v", code, after("fr-reader"))
+	}
+	if code := logout(h.keys["fr-reader"], "fr-analyst"); code != 403 || !after("fr-analyst").IsZero() {
+		t.Errorf("a reader logged out a colleague: %d", code)
+	}
+	if code := logout(h.keys["uk-admin"], "fr-analyst"); code != 404 || !after("fr-analyst").IsZero() {
+		t.Errorf("another org's admin logged out fr-analyst: %d", code)
+	}
+	if code := logout(h.keys["fr-admin"], "fr-analyst"); code != 200 || after("fr-analyst").IsZero() {
+		t.Errorf("admin logout: %d", code)
+	}
+	h.clock.add(time.Minute)
+	if code, body := h.call(t, h.keys["uk-admin"], "PATCH", fmt.Sprintf("/api/v1/users/%d", h.ids["uk-analyst"]), map[string]any{"active": false}); code != 200 {
+		t.Fatalf("deactivate: %d %v", code, body)
+	}
+	if !after("uk-analyst").Equal(h.clock.now()) {
+		t.Errorf("deactivation left sessions valid after %v", after("uk-analyst"))
 	}
 }
 

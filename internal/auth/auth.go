@@ -22,11 +22,6 @@ import (
 // keyring is sealed) and fails the login.
 type Opener func(ctx context.Context, u *hub.User) (secret string, err error)
 
-// ValidAfterFunc returns the time after which userID's sessions must have been issued to be
-// accepted: the time of the user's latest "log out everywhere" or password change, or the
-// zero time for none.
-type ValidAfterFunc func(ctx context.Context, userID int64) (time.Time, error)
-
 // Config is what an Authenticator is made from. Only Directory is required; each method
 // reports which other fields it needs.
 type Config struct {
@@ -49,16 +44,8 @@ type Config struct {
 	Open  Opener
 	Guard *TOTPGuard
 
-	// Recover, if set, lets a user who has lost their TOTP device log in with a recovery code
-	// in place of the one-time code: Login calls it when the code given is not six digits. It
-	// reports whether code is one of u's unused recovery codes and, when it is, must have
-	// stored the rest (UseRecoveryCode) before returning true, so that the code is spent.
-	Recover func(ctx context.Context, u *hub.User, code string) (bool, error)
-
-	// Sessions, for Session: the cookie signer and the per-user "sessions valid after" time
-	// (nil ValidAfter: no server-side logout).
-	Sessions   *Sessions
-	ValidAfter ValidAfterFunc
+	// Sessions, for Session: the cookie signer.
+	Sessions *Sessions
 
 	// Client certificates, for Certificate: the mapping, and optional roots with which to
 	// verify a chain the TLS server did not (ClientAuth RequestClientCert).
@@ -135,8 +122,8 @@ func (a *Authenticator) acquire(ctx context.Context) error {
 
 func (a *Authenticator) release() { <-a.hashing }
 
-// Login checks a user's password and, if the user has enrolled, their TOTP code (or, with
-// Config.Recover, a recovery code), and returns
+// Login checks a user's password and, if the user has enrolled, their TOTP code (or one of
+// their recovery codes, which is spent: the rest are stored back), and returns
 // a Principal with Via ViaSession, for the caller to Issue a session to.
 //
 // Attempts are refused with ERateLimited while the user name or clientIP ("" skips the
@@ -213,13 +200,16 @@ func (a *Authenticator) Login(ctx context.Context, username, password, totpCode,
 		if err != nil {
 			return nil, fmt.Errorf("auth: opening TOTP secret of user %d: %w", u.ID, err)
 		}
-		if a.cfg.Recover != nil && !isTOTPCode(totpCode) {
-			ok, err := a.cfg.Recover(ctx, u, totpCode)
-			if err != nil {
-				return nil, fmt.Errorf("auth: checking recovery code of user %d: %w", u.ID, err)
-			}
+		if !isTOTPCode(totpCode) {
+			rest, ok := UseRecoveryCode(u.RecoveryCodes, totpCode)
 			if !ok {
 				return fail(fmt.Errorf("user %d: wrong or used recovery code", u.ID))
+			}
+			// Two logins racing with one code could both pass; each needs the password too,
+			// and the code is gone after either.
+			u.RecoveryCodes = rest
+			if err := a.cfg.Directory.UpdateUser(ctx, u); err != nil {
+				return nil, fmt.Errorf("auth: spending recovery code of user %d: %w", u.ID, err)
 			}
 		} else if !a.cfg.Guard.Verify(u.ID, secret, totpCode, now) {
 			return fail(fmt.Errorf("user %d: wrong or replayed one-time code", u.ID))
@@ -327,7 +317,7 @@ func (a *Authenticator) APIKey(ctx context.Context, secret string) (*Principal, 
 
 // Session authenticates a session cookie value: Config.Sessions verifies it, the user is
 // read again so that a deactivated user, organisation or changed role takes effect at once, and
-// a session issued at or before the user's ValidAfter time is refused. It returns the Principal
+// a session issued at or before the user's SessionsAfter time is refused. It returns the Principal
 // and the value to send back (see Sessions.Verify). Failures are EUnauthorized.
 func (a *Authenticator) Session(ctx context.Context, value string) (*Principal, string, error) {
 	if a.cfg.Sessions == nil {
@@ -341,14 +331,8 @@ func (a *Authenticator) Session(ctx context.Context, value string) (*Principal, 
 	if err != nil {
 		return nil, "", err
 	}
-	if a.cfg.ValidAfter != nil {
-		after, err := a.cfg.ValidAfter(ctx, u.ID)
-		if err != nil {
-			return nil, "", fmt.Errorf("auth: reading sessions-valid-after: %w", err)
-		}
-		if !p.Issued.After(after) {
-			return nil, "", unauthorized(fmt.Errorf("session of user %d issued %v, before logout at %v", u.ID, p.Issued, after))
-		}
+	if !u.SessionsAfter.IsZero() && !p.Issued.After(u.SessionsAfter) {
+		return nil, "", unauthorized(fmt.Errorf("session of user %d issued %v, before logout at %v", u.ID, p.Issued, u.SessionsAfter))
 	}
 	p.Username, p.Role, p.Scope = u.Username, u.Role, RoleScope(u.Role)
 	if !ValidScope(p.Scope) {

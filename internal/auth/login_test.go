@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -233,23 +232,11 @@ func TestAddrKey(t *testing.T) {
 
 func TestLoginRecoveryCode(t *testing.T) {
 	plain, hashes := NewRecoveryCodes()
-	var mu sync.Mutex
-	stored := map[int64][][]byte{}
-	f := newFixture(t, func(c *Config) {
-		c.Open = fakeOpen
-		c.Recover = func(_ context.Context, u *hub.User, code string) (bool, error) {
-			mu.Lock()
-			defer mu.Unlock()
-			rest, ok := UseRecoveryCode(stored[u.ID], code)
-			stored[u.ID] = rest
-			return ok, nil
-		}
-	})
+	f := newFixture(t, func(c *Config) { c.Open = fakeOpen })
 	ctx := context.Background()
 	u := f.user(t, "alice", "cert-fr", hub.RoleAnalyst, "pw")
-	u.TOTPSecret = fakeSeal(rfcSecret)
+	u.TOTPSecret, u.RecoveryCodes = fakeSeal(rfcSecret), hashes
 	f.dir.UpdateUser(ctx, u)
-	stored[u.ID] = hashes
 
 	if _, err := f.a.Login(ctx, "alice", "pw", plain[0], ""); err != nil {
 		t.Fatalf("recovery code: %v", err)
@@ -257,8 +244,8 @@ func TestLoginRecoveryCode(t *testing.T) {
 	if _, err := f.a.Login(ctx, "alice", "pw", plain[0], ""); hub.ErrorCode(err) != hub.EUnauthorized {
 		t.Errorf("spent recovery code: err = %v, want unauthorized", err)
 	}
-	if n := len(stored[u.ID]); n != 9 {
-		t.Errorf("%d recovery codes left, want 9", n)
+	if got, _ := f.dir.User(ctx, u.ID); len(got.RecoveryCodes) != 9 {
+		t.Errorf("%d recovery codes left in the store, want 9", len(got.RecoveryCodes))
 	}
 	// Six digits still go to TOTP.
 	if _, err := f.a.Login(ctx, "alice", "pw", codeAt(t, rfcSecret, f.clock.Now()), ""); err != nil {

@@ -176,11 +176,7 @@ func FuzzSessionVerify(f *testing.F) {
 }
 
 func TestAuthenticatorSession(t *testing.T) {
-	var validAfter time.Time
-	f := newFixture(t, func(c *Config) {
-		c.Sessions = testSessions()
-		c.ValidAfter = func(context.Context, int64) (time.Time, error) { return validAfter, nil }
-	})
+	f := newFixture(t, func(c *Config) { c.Sessions = testSessions() })
 	ctx := context.Background()
 	u := f.user(t, "alice", "cert-fr", hub.RoleAnalyst, "pw")
 	p := Principal{Org: u.Org, UserID: u.ID, Username: u.Username, Role: u.Role}
@@ -202,7 +198,8 @@ func TestAuthenticatorSession(t *testing.T) {
 	}
 
 	// Logging out everywhere: sessions issued up to that time are refused, later ones not.
-	validAfter = f.clock.Now()
+	u.SessionsAfter = f.clock.Now()
+	f.dir.UpdateUser(ctx, u)
 	if _, _, err := f.a.Session(ctx, v); hub.ErrorCode(err) != hub.EUnauthorized {
 		t.Errorf("after logout: err = %v, want unauthorized", err)
 	}

@@ -60,8 +60,14 @@ type User struct {
 	Role         Role
 	PasswordHash string // argon2id, PHC string form
 	TOTPSecret   []byte // sealed; nil until enrolled
-	Active       bool
-	Created      time.Time
+	// RecoveryCodes holds the SHA-256 hashes of the unused TOTP recovery codes, each spent
+	// once; the codes themselves are shown once at enrolment.
+	RecoveryCodes [][]byte
+	// SessionsAfter voids every session issued at or before it: set on "log out everywhere",
+	// a password change and deactivation. Zero: no session is void.
+	SessionsAfter time.Time
+	Active        bool
+	Created       time.Time
 }
 
 // Scope limits what an API key may do.
@@ -71,6 +77,9 @@ const (
 	ScopeRead  Scope = "read"
 	ScopeWrite Scope = "write"
 	ScopeAdmin Scope = "admin"
+	// ScopeInvite marks the key of an invitation: it is accepted once, to set a password, and
+	// never authenticates a request.
+	ScopeInvite Scope = "invite"
 )
 
 // APIKey is a machine credential. Only a hash of the secret is stored; the secret is shown once.

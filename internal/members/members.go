@@ -6,6 +6,8 @@ package members
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"fmt"
 	"time"
 
@@ -146,9 +148,10 @@ type NewUser struct {
 
 // CreatedUser is what creating a user returns: the secrets that are shown once.
 type CreatedUser struct {
-	User       *hub.User
-	TOTPSecret string // base32, when enrolled
-	TOTPURL    string // otpauth:// URL for authenticator apps
+	User          *hub.User
+	TOTPSecret    string   // base32, when enrolled
+	TOTPURL       string   // otpauth:// URL for authenticator apps
+	RecoveryCodes []string // when enrolled: each logs in once in place of a one-time code
 }
 
 // CreateUser adds a user with an argon2id password hash, after the weak-password check.
@@ -166,19 +169,114 @@ func (s *Service) CreateUser(ctx context.Context, nu NewUser) (*CreatedUser, err
 	}
 	out := &CreatedUser{User: u}
 	if nu.TOTP {
-		secret, url, _, err := auth.EnrollTOTP("cshub", nu.Username)
-		if err != nil {
+		if err := s.enrol(ctx, out); err != nil {
 			return nil, err
 		}
-		if u.TOTPSecret, err = s.keys.Encrypt(seal.TOTPLocation(u.ID), []byte(secret)); err != nil {
-			return nil, err
-		}
-		if err := s.dir.UpdateUser(ctx, u); err != nil {
-			return nil, err
-		}
-		out.TOTPSecret, out.TOTPURL = secret, url
 	}
 	return out, nil
+}
+
+// enrol gives cu.User a TOTP second factor and ten recovery codes, stores them (the secret
+// sealed, the codes hashed) and puts the secrets to show once in cu.
+func (s *Service) enrol(ctx context.Context, cu *CreatedUser) error {
+	u := cu.User
+	secret, url, _, err := auth.EnrollTOTP("cshub", u.Username)
+	if err != nil {
+		return err
+	}
+	if u.TOTPSecret, err = s.keys.Encrypt(seal.TOTPLocation(u.ID), []byte(secret)); err != nil {
+		return err
+	}
+	codes, hashes := auth.NewRecoveryCodes()
+	u.RecoveryCodes = hashes
+	if err := s.dir.UpdateUser(ctx, u); err != nil {
+		return err
+	}
+	cu.TOTPSecret, cu.TOTPURL, cu.RecoveryCodes = secret, url, codes
+	return nil
+}
+
+// InvitationTTL is how long an invitation may be accepted.
+const InvitationTTL = 7 * 24 * time.Hour
+
+// Invite creates the user nu names (its Password is ignored) as inactive, without a usable
+// password, and an invitation for it: a one-time token, stored hashed like an API key, that
+// AcceptInvitation takes within InvitationTTL. The token is returned to be handed to the
+// invitee once; the hub never shows it again.
+func (s *Service) Invite(ctx context.Context, nu NewUser) (token string, u *hub.User, expires time.Time, err error) {
+	u = &hub.User{Org: nu.Org, Username: nu.Username, Role: nu.Role, PasswordHash: uninvited, Created: s.now().UTC()}
+	if err := s.dir.CreateUser(ctx, u); err != nil {
+		return "", nil, time.Time{}, err
+	}
+	expires = s.now().Add(InvitationTTL).UTC()
+	token, k := auth.NewAPIKey(u.Org, u.ID, hub.ScopeInvite, expires)
+	k.Created = s.now().UTC()
+	if err := s.dir.CreateAPIKey(ctx, k); err != nil {
+		return "", nil, time.Time{}, err
+	}
+	return token, u, expires, nil
+}
+
+// uninvited is the password hash of an invited user until they accept: not a PHC string, so
+// no password verifies against it.
+const uninvited = "!invited"
+
+// AcceptInvitation spends an invitation token: the user gets password (after the weak-password
+// check) and a TOTP second factor, and becomes active. Everything wrong with the token (unknown,
+// used, expired, not an invitation) is one EUnauthorized error on field "token".
+func (s *Service) AcceptInvitation(ctx context.Context, token, password string) (*CreatedUser, error) {
+	bad := func(reason string) error {
+		return &hub.Error{Code: hub.EUnauthorized, Field: "token", Message: "not a valid invitation", Err: fmt.Errorf("%s", reason)}
+	}
+	id, err := auth.ParseAPIKey(token)
+	if err != nil {
+		return nil, bad("malformed")
+	}
+	k, err := s.dir.APIKey(ctx, id)
+	if hub.ErrorCode(err) == hub.ENotFound {
+		return nil, bad("unknown")
+	} else if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256([]byte(token))
+	switch {
+	case subtle.ConstantTimeCompare(sum[:], k.Hash) != 1:
+		return nil, bad("secret does not match")
+	case k.Scope != hub.ScopeInvite:
+		return nil, bad("an API key, not an invitation")
+	case k.Revoked:
+		return nil, bad("already used or withdrawn")
+	case !s.now().Before(k.Expires):
+		return nil, bad("expired")
+	}
+	u, err := s.dir.User(ctx, k.UserID)
+	if err != nil {
+		return nil, err
+	}
+	if err := auth.CheckPassword(password, u.Username, u.Org); err != nil {
+		return nil, err
+	}
+	if u.PasswordHash, err = s.auth.HashPassword(ctx, password); err != nil {
+		return nil, err
+	}
+	// Spend the token first: a failure after this leaves an inactive user to invite again,
+	// never a token that works twice.
+	if err := s.dir.RevokeAPIKey(ctx, k.ID); err != nil {
+		return nil, err
+	}
+	u.Active = true
+	cu := &CreatedUser{User: u}
+	if err := s.enrol(ctx, cu); err != nil {
+		return nil, err
+	}
+	return cu, nil
+}
+
+// LogOutEverywhere voids every session u holds now, on every replica: sessions are stateless
+// cookies, so the user records the time before which none counts.
+func (s *Service) LogOutEverywhere(ctx context.Context, u *hub.User) error {
+	u.SessionsAfter = s.now().UTC()
+	return s.dir.UpdateUser(ctx, u)
 }
 
 // TOTPOpener returns the function that opens users' sealed TOTP secrets, for auth.Config.Open.

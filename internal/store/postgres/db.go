@@ -156,6 +156,15 @@ func mapErr(err error, format string, args ...any) error {
 // utc normalises a time read from PostgreSQL, which pgx gives in the local zone.
 func utc(t time.Time) time.Time { return t.UTC() }
 
+// nullTime stores the zero time, "none", as NULL.
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = t.UTC()
+	return &t
+}
+
 // now is the one timestamp of a transaction that is not given by the caller, at the precision
 // the database keeps.
 func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }

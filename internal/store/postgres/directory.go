@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"cshub/internal/hub"
+	"cshub/internal/store"
 )
 
 // created returns t, or now when t is zero, at the precision the database keeps.
@@ -220,9 +221,9 @@ func (db *DB) DeleteWorkspace(ctx context.Context, slug string) error {
 func (db *DB) CreateUser(ctx context.Context, u *hub.User) error {
 	c := created(u.Created)
 	var id int64
-	err := db.pool.QueryRow(ctx, `INSERT INTO users (org, username, role, password_hash, totp_secret, active, created)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-		u.Org, u.Username, string(u.Role), u.PasswordHash, u.TOTPSecret, u.Active, c).Scan(&id)
+	err := db.pool.QueryRow(ctx, `INSERT INTO users (org, username, role, password_hash, totp_secret, recovery_codes, sessions_after, active, created)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
+		u.Org, u.Username, string(u.Role), u.PasswordHash, u.TOTPSecret, store.JoinHashes(u.RecoveryCodes), nullTime(u.SessionsAfter), u.Active, c).Scan(&id)
 	if err != nil {
 		return mapErr(err, "create user %s", u.Username)
 	}
@@ -232,20 +233,25 @@ func (db *DB) CreateUser(ctx context.Context, u *hub.User) error {
 
 // UpdateUser replaces everything but the ID and Created of user u.ID.
 func (db *DB) UpdateUser(ctx context.Context, u *hub.User) error {
-	tag, err := db.pool.Exec(ctx, `UPDATE users SET org = $1, username = $2, role = $3, password_hash = $4, totp_secret = $5, active = $6 WHERE id = $7`,
-		u.Org, u.Username, string(u.Role), u.PasswordHash, u.TOTPSecret, u.Active, u.ID)
+	tag, err := db.pool.Exec(ctx, `UPDATE users SET org = $1, username = $2, role = $3, password_hash = $4, totp_secret = $5, recovery_codes = $6, sessions_after = $7, active = $8 WHERE id = $9`,
+		u.Org, u.Username, string(u.Role), u.PasswordHash, u.TOTPSecret, store.JoinHashes(u.RecoveryCodes), nullTime(u.SessionsAfter), u.Active, u.ID)
 	return affected(tag, err, "user", u.Username)
 }
 
-const selectUser = `SELECT id, org, username, role, password_hash, totp_secret, active, created FROM users`
+const selectUser = `SELECT id, org, username, role, password_hash, totp_secret, recovery_codes, sessions_after, active, created FROM users`
 
 func scanUser(s pgx.Row) (*hub.User, error) {
 	u := &hub.User{}
 	var role string
-	if err := s.Scan(&u.ID, &u.Org, &u.Username, &role, &u.PasswordHash, &u.TOTPSecret, &u.Active, &u.Created); err != nil {
+	var codes []byte
+	var after *time.Time
+	if err := s.Scan(&u.ID, &u.Org, &u.Username, &role, &u.PasswordHash, &u.TOTPSecret, &codes, &after, &u.Active, &u.Created); err != nil {
 		return nil, err
 	}
-	u.Role, u.Created = hub.Role(role), utc(u.Created)
+	u.Role, u.Created, u.RecoveryCodes = hub.Role(role), utc(u.Created), store.SplitHashes(codes)
+	if after != nil {
+		u.SessionsAfter = utc(*after)
+	}
 	return u, nil
 }
 
@@ -275,11 +281,7 @@ func (db *DB) Users(ctx context.Context, org string) ([]*hub.User, error) {
 // CreateAPIKey stores k, setting k.Created when zero. EConflict if the id is taken.
 func (db *DB) CreateAPIKey(ctx context.Context, k *hub.APIKey) error {
 	c := created(k.Created)
-	var expires *time.Time
-	if !k.Expires.IsZero() {
-		e := k.Expires.UTC()
-		expires = &e
-	}
+	expires := nullTime(k.Expires)
 	var user *int64
 	if k.UserID != 0 {
 		user = &k.UserID

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 
 	"cshub/internal/hub"
+	"cshub/internal/store"
 )
 
 // CreateOrg stores o, setting o.Created when it is zero; EConflict if the code is taken.
@@ -266,10 +267,14 @@ func (db *DB) CreateUser(ctx context.Context, u *hub.User) error {
 	if err != nil {
 		return err
 	}
+	after, err := nanos("sessions_after", u.SessionsAfter)
+	if err != nil {
+		return err
+	}
 	var id int64
-	err = db.w.QueryRowContext(ctx, `INSERT INTO users (org, username, role, password_hash, totp_secret, active, created)
-		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		u.Org, u.Username, string(u.Role), u.PasswordHash, u.TOTPSecret, boolInt(u.Active), c).Scan(&id)
+	err = db.w.QueryRowContext(ctx, `INSERT INTO users (org, username, role, password_hash, totp_secret, recovery_codes, sessions_after, active, created)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		u.Org, u.Username, string(u.Role), u.PasswordHash, u.TOTPSecret, store.JoinHashes(u.RecoveryCodes), after, boolInt(u.Active), c).Scan(&id)
 	if err != nil {
 		return mapErr(err, "create user %s", u.Username)
 	}
@@ -279,21 +284,26 @@ func (db *DB) CreateUser(ctx context.Context, u *hub.User) error {
 
 // UpdateUser replaces everything but the ID and Created of user u.ID.
 func (db *DB) UpdateUser(ctx context.Context, u *hub.User) error {
-	res, err := db.w.ExecContext(ctx, `UPDATE users SET org = ?, username = ?, role = ?, password_hash = ?, totp_secret = ?, active = ? WHERE id = ?`,
-		u.Org, u.Username, string(u.Role), u.PasswordHash, u.TOTPSecret, boolInt(u.Active), u.ID)
+	after, err := nanos("sessions_after", u.SessionsAfter)
+	if err != nil {
+		return err
+	}
+	res, err := db.w.ExecContext(ctx, `UPDATE users SET org = ?, username = ?, role = ?, password_hash = ?, totp_secret = ?, recovery_codes = ?, sessions_after = ?, active = ? WHERE id = ?`,
+		u.Org, u.Username, string(u.Role), u.PasswordHash, u.TOTPSecret, store.JoinHashes(u.RecoveryCodes), after, boolInt(u.Active), u.ID)
 	return affected(res, err, "user", u.Username)
 }
 
-const selectUser = `SELECT id, org, username, role, password_hash, totp_secret, active, created FROM users`
+const selectUser = `SELECT id, org, username, role, password_hash, totp_secret, recovery_codes, sessions_after, active, created FROM users`
 
 func scanUser(s interface{ Scan(...any) error }) (*hub.User, error) {
 	u := &hub.User{}
 	var role string
-	var created int64
-	if err := s.Scan(&u.ID, &u.Org, &u.Username, &role, &u.PasswordHash, &u.TOTPSecret, &u.Active, &created); err != nil {
+	var created, after int64
+	var codes []byte
+	if err := s.Scan(&u.ID, &u.Org, &u.Username, &role, &u.PasswordHash, &u.TOTPSecret, &codes, &after, &u.Active, &created); err != nil {
 		return nil, err
 	}
-	u.Role, u.Created = hub.Role(role), fromNanos(created)
+	u.Role, u.Created, u.SessionsAfter, u.RecoveryCodes = hub.Role(role), fromNanos(created), fromNanos(after), store.SplitHashes(codes)
 	return u, nil
 }
 

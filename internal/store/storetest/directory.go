@@ -157,11 +157,19 @@ func testUsers(t *testing.T, s hub.Store) {
 		t.Errorf("User = %+v, want %+v", got, u)
 	}
 	u.TOTPSecret, u.Role, u.Active = []byte{9, 8, 7}, hub.RoleAnalyst, false
+	u.RecoveryCodes = [][]byte{bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)}
+	u.SessionsAfter = ms(5)
 	must(t, s.UpdateUser(ctx, u))
 	got, err = s.UserByName(ctx, "alice")
 	must(t, err)
 	if fmt.Sprint(*got) != fmt.Sprint(*u) {
 		t.Errorf("updated user = %+v, want %+v", got, u)
+	}
+	// Spending a code and logging everyone back in clear both again.
+	u.RecoveryCodes, u.SessionsAfter = nil, time.Time{}
+	must(t, s.UpdateUser(ctx, u))
+	if got, err = s.User(ctx, u.ID); err != nil || got.RecoveryCodes != nil || !got.SessionsAfter.IsZero() {
+		t.Errorf("cleared user = %+v, %v", got, err)
 	}
 	wantCode(t, s.UpdateUser(ctx, &hub.User{ID: 9999, Org: "a", Username: "x"}), hub.ENotFound)
 	wantCode(t, s.UpdateUser(ctx, &hub.User{ID: bob.ID, Org: "b", Username: "alice"}), hub.EConflict)
