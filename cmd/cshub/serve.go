@@ -93,7 +93,7 @@ func serve(ctx context.Context, e *env, a *app, f *serveFlags, ready func(url st
 	if err != nil {
 		return err
 	}
-	apiSrv := api.New(api.Config{KB: a.kb, Dir: a.store, Auth: a.auth, Log: a.log, Stream: streams, Lookup: lookups, Search: index, Admin: a.admin})
+	apiSrv := api.New(api.Config{KB: a.kb, Dir: a.store, Auth: a.auth, Log: a.log, Stream: streams, Lookup: lookups, Search: index, Admin: a.admin, Audit: a.audit})
 	webSrv, err := web.New(web.Config{KB: a.kb, Dir: a.store, Auth: a.auth, Sessions: a.sessions, Audit: a.audit, Log: a.log})
 	if err != nil {
 		return err

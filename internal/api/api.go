@@ -7,7 +7,10 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"sync"
+	"time"
 
+	"cshub/internal/audit"
 	"cshub/internal/auth"
 	"cshub/internal/gather"
 	"cshub/internal/hub"
@@ -39,6 +42,9 @@ type Config struct {
 	Admin *Admin
 	// Features install their own endpoints (see Routes).
 	Features []Routes
+	// Audit records the use of each machine credential (API key, client certificate) once per
+	// KeyUseWindow; nil records nothing.
+	Audit Recorder
 }
 
 // Server is the JSON API. Its Handler is safe for concurrent use.
@@ -52,12 +58,16 @@ type Server struct {
 	stream   *stream.Server
 	lookup   *lookup.Service
 	searcher *search.Index
+	uses     *keyUses
 	mux      *http.ServeMux
 }
 
 // New returns a Server with its routes installed.
 func New(c Config) *Server {
 	s := &Server{kb: c.KB, gather: c.Gather, dir: c.Dir, auth: c.Auth, log: c.Log, maxBody: c.MaxBody, stream: c.Stream, lookup: c.Lookup, searcher: c.Search}
+	if c.Audit != nil {
+		s.uses = &keyUses{audit: c.Audit, last: map[string]time.Time{}}
+	}
 	if s.gather == nil {
 		s.gather = gather.New(c.KB, nil)
 	}
@@ -129,6 +139,11 @@ func (s *Server) authed(scope hub.Scope, h http.HandlerFunc) http.Handler {
 			s.error(w, r, &hub.Error{Code: hub.EForbidden, Field: "Authorization", Message: "this key's scope is " + string(p.Scope) + "; the endpoint needs " + string(scope)})
 			return
 		}
+		if s.uses != nil {
+			if err := s.uses.note(r, p); err != nil {
+				s.log.Error("audit of key use failed", "org", p.Org, "via", p.Via, "err", err)
+			}
+		}
 		h(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
 	})
 }
@@ -143,6 +158,47 @@ func (s *Server) authenticate(r *http.Request) (*auth.Principal, error) {
 		return nil, &hub.Error{Code: hub.EUnauthorized, Field: "Authorization", Message: "send an API key as 'Authorization: Bearer <key>'"}
 	}
 	return s.auth.APIKey(r.Context(), h[len(prefix):])
+}
+
+// KeyUseWindow is how often the use of one machine credential is audited: a sensor matching
+// every second would otherwise bury the log, while an hourly entry still tells who used which
+// key, from where, and until when.
+const KeyUseWindow = time.Hour
+
+// keyUses audits the use of API keys and client certificates, once per credential per window
+// on each replica.
+type keyUses struct {
+	audit Recorder
+	mu    sync.Mutex
+	last  map[string]time.Time // credential → when its use was last recorded; guarded by mu
+}
+
+func (k *keyUses) note(r *http.Request, p *auth.Principal) error {
+	var cred string
+	switch p.Via {
+	case auth.ViaKey:
+		cred = "key:" + p.KeyID
+	case auth.ViaMTLS:
+		cred = "certificate:" + p.Username
+	default:
+		return nil // people's logins are audited when they log in
+	}
+	now := time.Now()
+	k.mu.Lock()
+	if now.Sub(k.last[cred]) < KeyUseWindow {
+		k.mu.Unlock()
+		return nil
+	}
+	k.last[cred] = now
+	k.mu.Unlock()
+	_, err := k.audit.Record(r.Context(), audit.Entry{Org: p.Org, Actor: p.Username, Action: "key.use", Target: cred,
+		Details: map[string]string{"method": r.Method, "path": r.URL.Path, "address": r.RemoteAddr, "scope": string(p.Scope)}})
+	if err != nil {
+		k.mu.Lock()
+		delete(k.last, cred) // try again with the next request
+		k.mu.Unlock()
+	}
+	return err
 }
 
 func principal(r *http.Request) *auth.Principal {

@@ -311,7 +311,7 @@ func (a *Authenticator) APIKey(ctx context.Context, secret string) (*Principal, 
 		return nil, unauthorized(fmt.Errorf("API key %s: role %q allows no scope", id, u.Role))
 	}
 	return &Principal{
-		Org: k.Org, UserID: u.ID, Username: u.Username, Role: u.Role, Scope: scope, Via: ViaKey,
+		Org: k.Org, UserID: u.ID, Username: u.Username, Role: u.Role, Scope: scope, Via: ViaKey, KeyID: k.ID,
 	}, nil
 }
 

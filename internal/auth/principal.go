@@ -28,6 +28,7 @@ type Principal struct {
 	Role     hub.Role  // "" for a client certificate
 	Scope    hub.Scope // the most the caller may do; see Allows
 	Via      string    // ViaKey, ViaSession or ViaMTLS
+	KeyID    string    // the API key's public id, when Via == ViaKey
 
 	// Issued is when the session was issued (Via == ViaSession), to compare with the user's
 	// "sessions valid after" time; zero otherwise.
