@@ -61,18 +61,18 @@ type Hub struct {
 	Users map[string]*hub.User
 }
 
-// New returns a hub on backend ("sqlite" or "postgres"; "" means sqlite). A postgres hub
-// skips tb when CSHUB_TEST_PG is unset.
-func New(tb testing.TB, backend string) *Hub {
+// OpenStore returns an empty store on backend ("sqlite" or "postgres"; "" means sqlite),
+// closed when tb ends, for tests that fill the directory themselves. A postgres store skips tb
+// when CSHUB_TEST_PG is unset.
+func OpenStore(tb testing.TB, backend string) hub.Store {
 	tb.Helper()
-	ctx := context.Background()
 	var st hub.Store
 	var err error
 	switch backend {
 	case "", "sqlite":
 		st, err = sqlite.Open(filepath.Join(tb.TempDir(), "hub.db"))
 	case "postgres":
-		st, err = postgres.Open(ctx, pgtest.Schema(tb))
+		st, err = postgres.Open(context.Background(), pgtest.Schema(tb))
 	default:
 		tb.Fatalf("hubtest: unknown backend %q", backend)
 	}
@@ -80,6 +80,14 @@ func New(tb testing.TB, backend string) *Hub {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { st.Close() })
+	return st
+}
+
+// New returns a hub on backend (as for OpenStore).
+func New(tb testing.TB, backend string) *Hub {
+	tb.Helper()
+	ctx := context.Background()
+	st := OpenStore(tb, backend)
 	b := seal.New(st)
 	root, err := seal.NewRootKey()
 	if err != nil {
