@@ -101,6 +101,7 @@ func (s *Server) routes() {
 	}
 	if s.lookup != nil {
 		s.mux.Handle("POST /api/v1/match", s.authed(hub.ScopeRead, s.match))
+		s.mux.Handle("POST /api/v1/match/observed", s.authed(hub.ScopeRead, s.matchObserved))
 	}
 	if s.stream != nil {
 		s.mux.Handle("GET /api/v1/stream", s.authed(hub.ScopeRead, func(w http.ResponseWriter, r *http.Request) {

@@ -381,6 +381,41 @@ func TestMatchExactCaseParentDomainCIDRAndAccess(t *testing.T) {
 	}
 }
 
+// TestMatchObservedOverAPI: a sensor posts what it saw as observed-data; the RED indicator
+// answers only for its recipient, and a bundle without observations names the field.
+func TestMatchObservedOverAPI(t *testing.T) {
+	h := newTestHub(t)
+	if code, body := h.do(t, h.keys["cert-fr"], "POST", "/api/v1/workspaces/community/bundles?recipients=cert-be", file(t, "red-finding.json")); code != 200 {
+		t.Fatalf("POST red finding: %d %s", code, body)
+	}
+	observed := []byte(`{"type":"bundle","id":"bundle--1d1c3f0e-2a54-4b8e-9a51-0c9a1e1f2b33","objects":[
+		{"type":"ipv4-addr","spec_version":"2.1","id":"ipv4-addr--7d2a1f40-8a4b-4a3c-9f2e-1b2c3d4e5f60","value":"192.0.2.55"},
+		{"type":"observed-data","spec_version":"2.1","id":"observed-data--0f1e2d3c-4b5a-4968-8776-655443322110",
+		 "created":"2026-11-20T08:00:00.000Z","modified":"2026-11-20T08:00:00.000Z","first_observed":"2026-11-20T07:00:00Z",
+		 "last_observed":"2026-11-20T07:00:00Z","number_observed":3,"object_refs":["ipv4-addr--7d2a1f40-8a4b-4a3c-9f2e-1b2c3d4e5f60"]}]}`)
+	hits := func(org string) int {
+		code, body := h.do(t, h.keys[org], "POST", "/api/v1/match/observed", observed)
+		if code != 200 {
+			t.Fatalf("as %s: %d %s", org, code, body)
+		}
+		var r struct{ Results []struct{ Matches []map[string]any } }
+		if err := json.Unmarshal(body, &r); err != nil || len(r.Results) != 1 {
+			t.Fatalf("as %s: %v %s", org, err, body)
+		}
+		return len(r.Results[0].Matches)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for hits("cert-be") == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond) // the index follows the bus
+	}
+	if be, uk := hits("cert-be"), hits("cert-uk"); be != 1 || uk != 0 {
+		t.Errorf("RED indicator: %d hits for its recipient cert-be, %d for cert-uk; want 1 and 0", be, uk)
+	}
+	if code, body := h.do(t, h.keys["cert-uk"], "POST", "/api/v1/match/observed", []byte(`{"type":"bundle","objects":[]}`)); code != 400 || !bytes.Contains(body, []byte(`"objects"`)) {
+		t.Errorf("no observations: %d %s", code, body)
+	}
+}
+
 func TestSearchFindsOnlyWhatTheCallerMaySee(t *testing.T) {
 	h := newTestHub(t)
 	h.do(t, h.keys["cert-fr"], "POST", "/api/v1/workspaces/community/bundles", file(t, "scenario.json"))

@@ -29,6 +29,11 @@ type indicator struct {
 	recipients                  []string
 	confidence                  int
 	removed                     bool
+	until                       int64 // valid_until in Unix nanoseconds; 0 for none
+	// pat is kept only when an index hit does not settle a match (the pattern is not
+	// FullyServed), for MatchObserved to evaluate; most indicators are one comparison and
+	// keep nothing.
+	pat *pattern.Pattern
 }
 
 // Service is the lookup service. It is safe for concurrent use.
@@ -41,6 +46,10 @@ type Service struct {
 	mu     sync.RWMutex
 	refs   []indicator          // by match.Ref; guarded by mu
 	latest map[string]match.Ref // workspace+"\x00"+id → ref of its indexed version; guarded by mu
+	// scan holds the indicators no index entry can find (a match may need no indexed
+	// constant, as in [process:name = 'x']): MatchObserved evaluates them on every
+	// observation. Guarded by mu.
+	scan map[match.Ref]bool
 }
 
 // New returns an empty Service; Load fills it and Follow keeps it current.
@@ -48,7 +57,7 @@ func New(k *kb.Service, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{kb: k, idx: match.New(time.Now), lists: warninglist.Default(), log: log, latest: map[string]match.Ref{}}
+	return &Service{kb: k, idx: match.New(time.Now), lists: warninglist.Default(), log: log, latest: map[string]match.Ref{}, scan: map[match.Ref]bool{}}
 }
 
 var system = hub.Viewer{System: true}
@@ -127,8 +136,9 @@ func (s *Service) add(o *hub.Object) bool {
 	defer s.mu.Unlock()
 	if old, ok := s.latest[key]; ok {
 		s.idx.Remove(old)
-		s.refs[old].removed = true
+		s.refs[old].removed, s.refs[old].pat = true, nil
 		delete(s.latest, key)
+		delete(s.scan, old)
 	}
 	if body.Revoked || o.Revoked || body.PatternType != "stix" {
 		return false
@@ -138,17 +148,29 @@ func (s *Service) add(o *hub.Object) bool {
 		return false // validated at ingest; a pattern this parser refuses is not indexable
 	}
 	entries := p.Entries()
-	if len(entries) == 0 {
+	indexable := p.Indexable()
+	if len(entries) == 0 && indexable {
 		return false
 	}
 	ref := match.Ref(len(s.refs))
-	s.refs = append(s.refs, indicator{id: o.ID, workspace: o.Workspace, author: o.Author, name: body.Name,
-		tlp: o.TLP, recipients: o.Recipients, confidence: body.Confidence})
+	ind := indicator{id: o.ID, workspace: o.Workspace, author: o.Author, name: body.Name,
+		tlp: o.TLP, recipients: o.Recipients, confidence: body.Confidence}
+	if !p.FullyServed() {
+		ind.pat = p
+	}
+	if !body.ValidUntil.IsZero() {
+		ind.until = body.ValidUntil.UnixNano()
+	}
+	s.refs = append(s.refs, ind)
 	added := false
 	for _, e := range entries {
 		if err := s.idx.Add(ref, e); err == nil {
 			added = true
 		}
+	}
+	if !indexable {
+		s.scan[ref] = true
+		added = true
 	}
 	if !body.ValidUntil.IsZero() {
 		s.idx.SetValidUntil(ref, body.ValidUntil)
