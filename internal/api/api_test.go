@@ -398,7 +398,9 @@ func TestMatchObservedOverAPI(t *testing.T) {
 		if code != 200 {
 			t.Fatalf("as %s: %d %s", org, code, body)
 		}
-		var r struct{ Results []struct{ Matches []map[string]any } }
+		var r struct {
+			Results []struct{ Matches []map[string]any }
+		}
 		if err := json.Unmarshal(body, &r); err != nil || len(r.Results) != 1 {
 			t.Fatalf("as %s: %v %s", org, err, body)
 		}
