@@ -26,6 +26,7 @@ import (
 	"cshub/internal/api"
 	"cshub/internal/auth"
 	"cshub/internal/hub"
+	"cshub/internal/hubtest"
 	"cshub/internal/kb"
 	"cshub/internal/members"
 	"cshub/internal/seal"
@@ -110,19 +111,11 @@ func newAccessHub(t *testing.T, st hub.Store, w *accesstest.World) *accessHub {
 	t.Helper()
 	ctx := context.Background()
 	t.Cleanup(func() { st.Close() })
-	b := seal.New(st)
-	root, err := seal.NewRootKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Initialize(ctx, root); err != nil {
-		t.Fatal(err)
-	}
+	var slugs []string
 	for _, x := range w.Workspaces {
-		if err := b.AddWorkspace(ctx, x.Slug); err != nil {
-			t.Fatal(err)
-		}
+		slugs = append(slugs, x.Slug)
 	}
+	b := hubtest.Barrier(t, st, slugs...)
 	sealBody := func(o *hub.Object) error {
 		// Where package kb opens a body: the workspace, the object and its version.
 		loc := seal.Location{Workspace: o.Workspace, Kind: "object", ID: o.ID, Version: o.Modified.UTC().Format(time.RFC3339Nano)}

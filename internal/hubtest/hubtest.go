@@ -83,11 +83,11 @@ func OpenStore(tb testing.TB, backend string) hub.Store {
 	return st
 }
 
-// New returns a hub on backend (as for OpenStore).
-func New(tb testing.TB, backend string) *Hub {
+// Barrier initialises a barrier over st with a new root key and a data key for each of
+// workspaces, as members.CreateWorkspace would make them.
+func Barrier(tb testing.TB, st hub.Store, workspaces ...string) *seal.Barrier {
 	tb.Helper()
 	ctx := context.Background()
-	st := OpenStore(tb, backend)
 	b := seal.New(st)
 	root, err := seal.NewRootKey()
 	if err != nil {
@@ -96,6 +96,20 @@ func New(tb testing.TB, backend string) *Hub {
 	if err := b.Initialize(ctx, root); err != nil {
 		tb.Fatal(err)
 	}
+	for _, ws := range workspaces {
+		if err := b.AddWorkspace(ctx, ws); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return b
+}
+
+// New returns a hub on backend (as for OpenStore).
+func New(tb testing.TB, backend string) *Hub {
+	tb.Helper()
+	ctx := context.Background()
+	st := OpenStore(tb, backend)
+	b := Barrier(tb, st)
 	// Cheap argon2id parameters: tests create many users, and the strength of the hash is
 	// tested in package auth.
 	a, err := auth.New(auth.Config{Directory: st, Open: members.TOTPOpener(b),

@@ -28,19 +28,11 @@ func TestMatchingAgreesWithTheTLPRules(t *testing.T) {
 		t.Run(backend, func(t *testing.T) {
 			ctx := context.Background()
 			st := hubtest.OpenStore(t, backend)
-			b := seal.New(st)
-			root, err := seal.NewRootKey()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := b.Initialize(ctx, root); err != nil {
-				t.Fatal(err)
-			}
+			var slugs []string
 			for _, x := range w.Workspaces {
-				if err := b.AddWorkspace(ctx, x.Slug); err != nil {
-					t.Fatal(err)
-				}
+				slugs = append(slugs, x.Slug)
 			}
+			b := hubtest.Barrier(t, st, slugs...)
 			// The World's objects keep their access metadata but become indicators, each on
 			// the value valueOf gives, sealed where package kb opens them.
 			asIndicator := func(o *hub.Object) error {
