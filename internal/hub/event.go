@@ -9,6 +9,9 @@ const (
 	EventCorrelation = "correlation" // a value was found held by more than one object
 	EventCase        = "case"        // a case changed
 	EventKeys        = "keys"        // the keyring changed (rotation, shredding)
+	// EventDelete: an object version was deleted (ObjectID, ObjectSeq, Type, Workspace,
+	// Author and TLP name it); whatever holds it in memory drops it.
+	EventDelete = "delete"
 )
 
 // Event tells that something changed. It carries identifiers and the access metadata a

@@ -35,6 +35,14 @@ type ObjectStore interface {
 	// changed or a row that was deleted meanwhile. It returns how many rows were replaced; rows
 	// that no longer match are left alone and are not an error. Nothing else of a row changes.
 	ReplaceBodies(ctx context.Context, updates []BodyUpdate) (replaced int, err error)
+
+	// DeleteObjects removes, in one transaction, the versions with these Seqs together with
+	// their recipients and blind-index tokens, and returns how many it removed; a Seq not
+	// stored (never, or deleted meanwhile) is skipped without an error. Where a removed version
+	// was the latest of its (Workspace, ID), the newest remaining version becomes the latest.
+	// The store takes no access decision here: the caller has decided who may delete what (see
+	// package taxii) and announces the deletion with an EventDelete per version.
+	DeleteObjects(ctx context.Context, seqs []int64) (deleted int, err error)
 }
 
 // BodyUpdate is one compare-and-swap of ObjectStore.ReplaceBodies: the body of the version

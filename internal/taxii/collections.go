@@ -1,14 +1,14 @@
 package taxii
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"slices"
 
+	"cshub/internal/access"
 	"cshub/internal/hub"
+	"cshub/internal/stix"
 )
 
 // discoveryResource is the TAXII 2.1 discovery resource (section 4.1).
@@ -49,11 +49,12 @@ type collectionsResource struct {
 func (s *Server) discovery(w http.ResponseWriter, r *http.Request, c *caller) {
 	root := baseURL(r) + RootPath
 	s.json(w, http.StatusOK, discoveryResource{
-		Title:       s.title,
-		Description: "Threat intelligence shared in the workspaces of the hub, one collection per workspace you are a member of.",
-		Contact:     s.contact,
-		Default:     root,
-		APIRoots:    []string{root},
+		Title: s.title,
+		Description: "Threat intelligence shared in the workspaces of the hub, one collection per workspace you are a member of; " +
+			"peer hubs pull from the federation API root.",
+		Contact:  s.contact,
+		Default:  root,
+		APIRoots: []string{root, baseURL(r) + FederationRootPath},
 	})
 }
 
@@ -111,7 +112,7 @@ func (s *Server) collectionOf(ws *hub.Workspace, c *caller) collectionResource {
 			ws.Slug, ws.Kind, len(ws.Members), defaultTLP(ws.DefaultTLP)),
 		Alias:      ws.Slug,
 		CanRead:    true, // listed only when readable
-		CanWrite:   c.Allows(hub.ScopeWrite) && slices.Contains(ws.Members, c.Org),
+		CanWrite:   c.path != access.PathFederate && c.Allows(hub.ScopeWrite) && slices.Contains(ws.Members, c.Org),
 		MediaTypes: []string{stixMediaType},
 	}
 }
@@ -151,28 +152,5 @@ func CollectionID(slug string) string {
 	copy(u[:], h.Sum(nil))
 	u[6] = u[6]&0x0f | 0x40
 	u[8] = u[8]&0x3f | 0x80
-	return formatUUID(u)
-}
-
-// newUUID returns a random (version 4) UUID.
-func newUUID() string {
-	var u [16]byte
-	rand.Read(u[:]) // never returns an error (crypto/rand, Go 1.24+)
-	u[6] = u[6]&0x0f | 0x40
-	u[8] = u[8]&0x3f | 0x80
-	return formatUUID(u)
-}
-
-func formatUUID(u [16]byte) string {
-	var b [36]byte
-	hex.Encode(b[0:8], u[0:4])
-	b[8] = '-'
-	hex.Encode(b[9:13], u[4:6])
-	b[13] = '-'
-	hex.Encode(b[14:18], u[6:8])
-	b[18] = '-'
-	hex.Encode(b[19:23], u[8:10])
-	b[23] = '-'
-	hex.Encode(b[24:], u[10:])
-	return string(b[:])
+	return stix.FormatUUID(u)
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"cshub/internal/auth"
+	"cshub/internal/bus"
 	"cshub/internal/hub"
 	"cshub/internal/kb"
 	"cshub/internal/members"
@@ -29,6 +30,7 @@ type testHub struct {
 	srv     *httptest.Server
 	handler http.Handler // the outer mux, for benchmarks without a network
 	kb      *kb.Service
+	bus     *bus.Bus          // carries the deletions the server announces
 	keys    map[string]string // org → write key; org+":read" → read key
 	users   map[string]string // org → user name of the keys
 }
@@ -90,8 +92,10 @@ func newTestHubWith(t testing.TB, edit func(*taxii.Config)) *testHub {
 		}
 	}
 	h.kb = kb.New(kb.Config{Store: st, Sealer: b})
+	h.bus = bus.New(bus.Options{})
+	t.Cleanup(func() { h.bus.Close() })
 	mux := http.NewServeMux()
-	cfg := taxii.Config{KB: h.kb, Dir: st, Auth: a, Title: "test hub", MaxContentLength: 1 << 20, MaxStatuses: 3}
+	cfg := taxii.Config{KB: h.kb, Dir: st, Objects: st, Bus: h.bus, Auth: a, Title: "test hub", MaxContentLength: 1 << 20, MaxStatuses: 3}
 	if edit != nil {
 		edit(&cfg)
 	}

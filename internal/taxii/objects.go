@@ -10,9 +10,11 @@ import (
 	"strconv"
 	"time"
 
-	"cshub/internal/access"
+	"cshub/internal/audit"
+	"cshub/internal/bus"
 	"cshub/internal/hub"
 	"cshub/internal/kb"
+	"cshub/internal/stix"
 )
 
 // page is one page of a listing: the objects to show and how to go on.
@@ -91,15 +93,15 @@ var (
 	latestTime   = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
 )
 
-// allowed drops what the server's access path forbids beyond the store rule; on PathRead that is
-// nothing, since the store applied the whole rule.
+// allowed drops what c's access path forbids beyond the store rule; on PathRead that is nothing,
+// since the store applied the whole rule.
 func (s *Server) allowed(c *caller, objs []*hub.Object) []*hub.Object {
-	if s.path == access.PathRead {
+	if c.allow == nil {
 		return objs
 	}
 	out := objs[:0]
 	for _, o := range objs {
-		if access.Allow(c.viewer, o, s.path) {
+		if c.allow(o) {
 			out = append(out, o)
 		}
 	}
@@ -343,10 +345,12 @@ func (s *Server) collectionQuery(w http.ResponseWriter, r *http.Request, c *call
 }
 
 // deleteObject serves DELETE {root}/collections/{id}/objects/{object-id}/ (section 5.7), with
-// match[version] (all versions by default) and match[spec_version]. Only the organisation that
-// added every selected version may delete; others are refused with 403 (they may see the
-// object, so its existence is no secret). The store cannot delete objects yet, so an allowed
-// delete is answered 501 Not Implemented.
+// match[version] (all versions by default) and match[spec_version]. An object c may not see is
+// 404, exactly as a missing one; one c sees but did not add every selected version of is 403,
+// since its existence is no secret to c. A match that selects no version is 404 too. The
+// selected versions are removed in one store transaction, announced on the bus with one
+// hub.EventDelete each, so that in-memory indexes drop them, and recorded in the audit log.
+// Without Config.Objects the server cannot delete and answers 501.
 func (s *Server) deleteObject(w http.ResponseWriter, r *http.Request, c *caller) {
 	slug, q, ok := s.collectionQuery(w, r, c)
 	if !ok {
@@ -377,6 +381,10 @@ func (s *Server) deleteObject(w http.ResponseWriter, r *http.Request, c *caller)
 			return
 		}
 	}
+	if len(selected) == 0 {
+		s.error(w, r, hub.Errorf(hub.ENotFound, "no version of %s matches the request", id))
+		return
+	}
 	for _, o := range selected {
 		if o.Author != c.Org {
 			s.error(w, r, &hub.Error{Code: hub.EForbidden, Field: "object",
@@ -384,8 +392,53 @@ func (s *Server) deleteObject(w http.ResponseWriter, r *http.Request, c *caller)
 			return
 		}
 	}
-	s.error(w, r, &statusError{status: http.StatusNotImplemented,
-		msg: "deleting objects is not available yet: the store has no delete for object versions"})
+	if s.objects == nil {
+		s.error(w, r, &statusError{status: http.StatusNotImplemented, msg: "this server cannot delete objects"})
+		return
+	}
+	seqs := make([]int64, len(selected))
+	for i, o := range selected {
+		seqs[i] = o.Seq
+	}
+	n, err := s.objects.DeleteObjects(r.Context(), seqs)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	s.announceDeleted(r.Context(), c, selected, n)
+	w.Header().Set("Content-Type", MediaType)
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusOK)
+}
+
+// announceDeleted records a deletion of n versions in the audit log and publishes an
+// EventDelete per version. The rows are gone when it is called, so a failure is logged rather
+// than returned: listeners that miss an event still hold a version the store no longer serves,
+// and drop it on their next rebuild.
+func (s *Server) announceDeleted(ctx context.Context, c *caller, objs []*hub.Object, n int) {
+	ctx = context.WithoutCancel(ctx)
+	if s.audit != nil {
+		versions := make([]string, len(objs))
+		for i, o := range objs {
+			versions[i] = stixTime(version(o))
+		}
+		if _, err := s.audit.Record(ctx, audit.Entry{Org: c.Org, Actor: c.Username, Action: "object.delete",
+			Target: objs[0].ID, Details: map[string]any{"workspace": objs[0].Workspace, "versions": versions, "deleted": n}}); err != nil {
+			s.log.Error("audit record failed", "action", "object.delete", "target", objs[0].ID, "err", err)
+		}
+	}
+	if s.bus == nil {
+		return
+	}
+	events := make([]hub.Event, len(objs))
+	now := s.now()
+	for i, o := range objs {
+		events[i] = hub.Event{Kind: hub.EventDelete, ObjectID: o.ID, ObjectSeq: o.Seq, Type: o.Type,
+			Workspace: o.Workspace, Author: o.Author, TLP: o.TLP, Recipients: o.Recipients, Time: now}
+	}
+	if _, err := bus.PublishBatch(ctx, s.bus, events); err != nil {
+		s.log.Warn("bus publish of deletions failed", "events", len(events), "err", err)
+	}
 }
 
 // addObjects serves POST {root}/collections/{id}/objects/ (section 5.5): an envelope (or a
@@ -434,7 +487,7 @@ func (s *Server) addObjects(w http.ResponseWriter, r *http.Request, c *caller) {
 	}
 	requested := s.now()
 	body = nil // the bundle below replaces it
-	sum, err := s.kb.Ingest(r.Context(), sub, bytes.NewReader(bundleOf(env.Objects)))
+	sum, err := s.kb.Ingest(r.Context(), sub, bytes.NewReader(stix.Bundle(env.Objects...)))
 	if err != nil && sum == nil {
 		s.error(w, r, err)
 		return
@@ -453,7 +506,7 @@ func (s *Server) addObjects(w http.ResponseWriter, r *http.Request, c *caller) {
 // a failure when it was rejected, with the reason, or, after an ingest that broke off, when it
 // was not committed.
 func buildStatus(objs []json.RawMessage, sum *kb.Summary, ingestErr error, requested time.Time) *statusResource {
-	res := &statusResource{ID: newUUID(), Status: "complete", RequestTimestamp: taxiiTime(requested),
+	res := &statusResource{ID: stix.NewUUID(), Status: "complete", RequestTimestamp: taxiiTime(requested),
 		TotalCount: len(objs)}
 	rejected := map[string][]string{} // id -> reasons, taken in order
 	for _, rj := range sum.Rejected {
@@ -495,25 +548,6 @@ func buildStatus(objs []json.RawMessage, sum *kb.Summary, ingestErr error, reque
 	}
 	res.SuccessCount, res.FailureCount = len(res.Successes), len(res.Failures)
 	return res
-}
-
-// bundleOf wraps objects in a STIX bundle, the form the knowledge base ingests: an envelope
-// has neither the bundle's type nor its id.
-func bundleOf(objs []json.RawMessage) []byte {
-	n := 80
-	for _, o := range objs {
-		n += len(o) + 1
-	}
-	b := bytes.NewBuffer(make([]byte, 0, n))
-	b.WriteString(`{"type":"bundle","id":"bundle--` + newUUID() + `","objects":[`)
-	for i, o := range objs {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.Write(o)
-	}
-	b.WriteString("]}")
-	return b.Bytes()
 }
 
 // readBody reads a request body of at most max bytes; a longer one is ETooLarge.

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"cshub/internal/hub"
 	"cshub/internal/taxii"
 )
 
@@ -299,7 +300,8 @@ func TestSpec_3_6_MethodNotAllowed(t *testing.T) {
 	}
 }
 
-// Server discovery: title is required; default and api_roots name the API root.
+// Server discovery: title is required; default names the API root and api_roots lists it with
+// the federation root.
 func TestSpec_4_1_Discovery(t *testing.T) {
 	h := newTestHub(t)
 	r := h.get(t, "cert-fr", "/taxii2/")
@@ -313,7 +315,7 @@ func TestSpec_4_1_Discovery(t *testing.T) {
 		t.Fatalf("discovery: %d %s", r.code, r.body)
 	}
 	want := h.srv.URL + root
-	if d.Default != want || !slices.Equal(d.APIRoots, []string{want}) {
+	if d.Default != want || !slices.Equal(d.APIRoots, []string{want, h.srv.URL + taxii.FederationRootPath}) {
 		t.Errorf("default %q api_roots %q, want %q", d.Default, d.APIRoots, want)
 	}
 }
@@ -641,28 +643,80 @@ func TestSpec_5_6_GetObject(t *testing.T) {
 	}
 }
 
-// Delete an object: only its author may; others are 403, a missing object 404. The store has
-// no delete yet, so the author's delete is 501.
+// Delete an object (5.7): only its author may; another member that sees it is 403, one that may
+// not see it (TLP:RED not addressed to it) gets the same 404 as for a missing object; the
+// author's delete answers 200 with no body, removes the versions match[version] selects (all by
+// default) and announces each on the bus.
 func TestSpec_5_7_DeleteObject(t *testing.T) {
 	h := newTestHub(t)
-	h.post(t, "cert-fr", community, malware(1))
-	path := root + "collections/" + community + "/objects/malware--00000000-0000-4000-8000-000000000001/"
+	events, err := h.bus.Subscribe(t.Context(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.post(t, "cert-fr", community, malware(1), indicator(1, "2020-01-01T00:00:00.000Z"), indicator(1, "2020-02-01T00:00:00.000Z"),
+		indicator(1, "2020-03-01T00:00:00.000Z"), indicator(2, "2020-01-01T00:00:00.000Z", tlpRed))
+	objPath := func(id string) string { return root + "collections/" + community + "/objects/" + id + "/" }
+	mal := objPath("malware--00000000-0000-4000-8000-000000000001")
+	missing404 := h.req(t, h.keys["cert-be"], "DELETE", objPath(indicatorID(9)), nil)
 	for _, tc := range []struct {
+		name string
 		key  string
 		path string
 		want int
 	}{
-		{h.keys["cert-be"], path, 403},
-		{h.keys["cert-fr:read"], path, 403},
-		{h.keys["cert-fr"], root + "collections/" + community + "/objects/" + indicatorID(4) + "/", 404},
-		{h.keys["cert-fr"], path, 501},
+		{"another member", h.keys["cert-be"], mal, 403},
+		{"a read key", h.keys["cert-fr:read"], mal, 403},
+		{"a missing object", h.keys["cert-fr"], objPath(indicatorID(4)), 404},
+		{"RED not addressed to the caller", h.keys["cert-be"], objPath(indicatorID(2)), 404},
+		{"a version that does not exist", h.keys["cert-fr"], objPath(indicatorID(1)) + "?match[version]=2021-01-01T00:00:00.000Z", 404},
+		{"another spec_version", h.keys["cert-fr"], objPath(indicatorID(1)) + "?match[spec_version]=2.0", 404},
+		{"one version by the author", h.keys["cert-fr"], objPath(indicatorID(1)) + "?match[version]=2020-02-01T00:00:00.000Z", 200},
+		{"first by the author", h.keys["cert-fr"], objPath(indicatorID(1)) + "?match[version]=first", 200},
+		{"the author, all versions", h.keys["cert-fr"], mal, 200},
+		{"deleted already", h.keys["cert-fr"], mal, 404},
 	} {
-		if r := h.req(t, tc.key, "DELETE", tc.path, nil); r.code != tc.want {
-			t.Errorf("DELETE %s: %d, want %d: %s", tc.path, r.code, tc.want, r.body)
+		r := h.req(t, tc.key, "DELETE", tc.path, nil)
+		if r.code != tc.want {
+			t.Errorf("%s: DELETE %s: %d, want %d: %s", tc.name, tc.path, r.code, tc.want, r.body)
+		}
+		if tc.want == 200 && len(r.body) != 0 {
+			t.Errorf("%s: body %q, want none", tc.name, r.body)
+		}
+		if tc.name == "RED not addressed to the caller" {
+			var a, b errorRes
+			r.decode(t, &a)
+			missing404.decode(t, &b)
+			if a.Title != b.Title || a.ErrorCode != b.ErrorCode || missing404.code != 404 {
+				t.Errorf("an invisible object's 404 %s differs from a missing one's %s", r.body, missing404.body)
+			}
 		}
 	}
-	if r := h.get(t, "cert-be", path); r.code != 200 {
-		t.Errorf("object gone after refused deletes: %d", r.code)
+	if r := h.get(t, "cert-be", mal); r.code != 404 {
+		t.Errorf("GET a deleted object: %d, want 404", r.code)
+	}
+	var v versionsRes
+	h.get(t, "cert-uk", objPath(indicatorID(1))+"versions/").decode(t, &v)
+	if want := []string{"2020-03-01T00:00:00.000Z"}; !slices.Equal(v.Versions, want) {
+		t.Errorf("versions left %v, want %v", v.Versions, want)
+	}
+	var e envelopeRes
+	h.get(t, "cert-uk", objPath(indicatorID(1))).decode(t, &e)
+	if got := ids(e); len(got) != 1 || !strings.HasSuffix(got[0], "@2020-03-01T00:00:00.000Z") {
+		t.Errorf("latest after deleting older versions: %v", got)
+	}
+	var deleted []string
+	for len(deleted) < 3 {
+		ev := <-events
+		if ev.Kind == hub.EventDelete {
+			if ev.Author != "cert-fr" || ev.Workspace != "community" || ev.ObjectSeq == 0 {
+				t.Errorf("delete event %+v", ev)
+			}
+			deleted = append(deleted, ev.ObjectID)
+		}
+	}
+	want := []string{indicatorID(1), indicatorID(1), "malware--00000000-0000-4000-8000-000000000001"}
+	if !slices.Equal(deleted, want) {
+		t.Errorf("delete events for %v, want %v", deleted, want)
 	}
 }
 

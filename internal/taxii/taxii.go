@@ -13,7 +13,7 @@
 // as user name and password, where the user name is that of the key's user and the password is
 // the API key itself. Reading needs a key of scope read, adding objects a key of scope write.
 //
-// Endpoints, under the discovery path /taxii2/ and the one API root /taxii2/cshub/:
+// Endpoints, under the discovery path /taxii2/ and the API root /taxii2/cshub/:
 //
 //	GET    /taxii2/                                              discovery (4.1)
 //	GET    /taxii2/cshub/                                        API root (4.2)
@@ -24,8 +24,12 @@
 //	GET    /taxii2/cshub/collections/{id}/objects/               objects (5.4)
 //	POST   /taxii2/cshub/collections/{id}/objects/               add objects (5.5)
 //	GET    /taxii2/cshub/collections/{id}/objects/{object}/      one object (5.6)
-//	DELETE /taxii2/cshub/collections/{id}/objects/{object}/      delete (5.7): 501 until the store can
+//	DELETE /taxii2/cshub/collections/{id}/objects/{object}/      delete (5.7), by the author only
 //	GET    /taxii2/cshub/collections/{id}/objects/{object}/versions/   versions (5.8)
+//
+// A second API root, /taxii2/federation/ (FederationRootPath), serves the same GET resources to
+// peer hubs, read on access.PathFederate (see peer): never TLP:RED, AMBER only from workspaces
+// the peer is a member of. It takes no writes.
 //
 // A collection is a workspace; {id} is CollectionID(slug), or the slug itself (the collection's
 // alias). Exercise workspaces never appear. Status resources live in this process's memory, the
@@ -35,6 +39,7 @@
 package taxii
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -62,6 +67,8 @@ const stixMediaType = "application/stix+json;version=2.1"
 const (
 	DiscoveryPath = "/taxii2/"
 	RootPath      = "/taxii2/cshub/"
+	// FederationRootPath is the API root peer hubs pull from, read on access.PathFederate.
+	FederationRootPath = "/taxii2/federation/"
 )
 
 // Defaults and bounds.
@@ -78,6 +85,12 @@ type Config struct {
 	Dir  hub.DirectoryStore
 	Auth *auth.Authenticator
 	Log  *slog.Logger // nil discards
+	// Objects is the store DELETE removes versions from; nil answers DELETE with 501.
+	Objects hub.ObjectStore
+	// Bus, when set, carries a hub.EventDelete per deleted version.
+	Bus hub.Bus
+	// Audit, when set, records deletions.
+	Audit kb.Recorder
 	// Title is the discovery resource's title; "" means "cshub TAXII 2.1".
 	Title string
 	// Contact is the discovery resource's contact, omitted when "".
@@ -99,6 +112,9 @@ type Config struct {
 type Server struct {
 	kb       *kb.Service
 	dir      hub.DirectoryStore
+	objects  hub.ObjectStore
+	bus      hub.Bus
+	audit    kb.Recorder
 	auth     *auth.Authenticator
 	log      *slog.Logger
 	title    string
@@ -112,7 +128,7 @@ type Server struct {
 
 // New returns a TAXII 2.1 server with its routes installed, to be mounted at "/taxii2/".
 func New(c Config) *Server {
-	s := &Server{kb: c.KB, dir: c.Dir, auth: c.Auth, log: c.Log, title: c.Title, contact: c.Contact,
+	s := &Server{kb: c.KB, dir: c.Dir, objects: c.Objects, bus: c.Bus, audit: c.Audit, auth: c.Auth, log: c.Log, title: c.Title, contact: c.Contact,
 		maxBody: c.MaxContentLength, path: c.Path, now: c.Now}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -146,23 +162,33 @@ type methods map[string]handler
 type handler func(w http.ResponseWriter, r *http.Request, c *caller)
 
 func (s *Server) routes() {
-	const coll = RootPath + "collections/{collection}/"
-	s.handle(DiscoveryPath+"{$}", methods{"GET": s.discovery})
-	s.handle(RootPath+"{$}", methods{"GET": s.apiRoot})
-	s.handle(RootPath+"status/{status}/{$}", methods{"GET": s.getStatus})
-	s.handle(RootPath+"collections/{$}", methods{"GET": s.getCollections})
-	s.handle(coll+"{$}", methods{"GET": s.getCollection})
-	s.handle(coll+"manifest/{$}", methods{"GET": s.getManifest})
-	s.handle(coll+"objects/{$}", methods{"GET": s.getObjects, "POST": s.addObjects})
-	s.handle(coll+"objects/{object}/{$}", methods{"GET": s.getObject, "DELETE": s.deleteObject})
-	s.handle(coll+"objects/{object}/versions/{$}", methods{"GET": s.getVersions})
-	s.handle(DiscoveryPath, methods{})
+	s.handle(DiscoveryPath+"{$}", s.path, methods{"GET": s.discovery})
+	for _, root := range []struct {
+		prefix string
+		path   access.Path
+	}{{RootPath, s.path}, {FederationRootPath, access.PathFederate}} {
+		coll := root.prefix + "collections/{collection}/"
+		// The federation root only serves reads: what a peer hub adds goes through its own hub.
+		objects, object := methods{"GET": s.getObjects, "POST": s.addObjects}, methods{"GET": s.getObject, "DELETE": s.deleteObject}
+		if root.path == access.PathFederate {
+			objects, object = methods{"GET": s.getObjects}, methods{"GET": s.getObject}
+		}
+		s.handle(root.prefix+"{$}", root.path, methods{"GET": s.apiRoot})
+		s.handle(root.prefix+"status/{status}/{$}", root.path, methods{"GET": s.getStatus})
+		s.handle(root.prefix+"collections/{$}", root.path, methods{"GET": s.getCollections})
+		s.handle(coll+"{$}", root.path, methods{"GET": s.getCollection})
+		s.handle(coll+"manifest/{$}", root.path, methods{"GET": s.getManifest})
+		s.handle(coll+"objects/{$}", root.path, objects)
+		s.handle(coll+"objects/{object}/{$}", root.path, object)
+		s.handle(coll+"objects/{object}/versions/{$}", root.path, methods{"GET": s.getVersions})
+	}
+	s.handle(DiscoveryPath, s.path, methods{})
 }
 
-// handle installs the resource at pattern. Every request, to a known resource or not, is
+// handle installs the resource at pattern, read on access path. Every request, to a known resource or not, is
 // authenticated first, so that an anonymous client learns nothing of what exists; then the
 // method and the Accept header are checked.
-func (s *Server) handle(pattern string, ms methods) {
+func (s *Server) handle(pattern string, path access.Path, ms methods) {
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		p, err := s.authenticate(r)
 		if err != nil {
@@ -199,19 +225,40 @@ func (s *Server) handle(pattern string, ms methods) {
 				Message: "this key's scope is " + string(p.Scope) + "; " + r.Method + " needs " + string(scope)})
 			return
 		}
-		v, err := access.ViewerFor(r.Context(), s.dir, p.Org, s.path)
+		c, err := s.callerFor(r.Context(), p, path)
 		if err != nil {
 			s.error(w, r, err)
 			return
 		}
-		h(w, r, &caller{Principal: p, viewer: v})
+		h(w, r, c)
 	})
 }
 
-// caller is an authenticated client and the Viewer it reads with.
+// caller is an authenticated client, the access path its request is read on and the Viewer it
+// reads with.
 type caller struct {
 	*auth.Principal
+	path   access.Path
 	viewer hub.Viewer
+	// allow is the rule of path beyond the store's (see Server.allowed); nil on PathRead, where
+	// the store applies the whole rule.
+	allow func(o *hub.Object) bool
+}
+
+// callerFor builds the caller of an authenticated request on access path.
+func (s *Server) callerFor(ctx context.Context, p *auth.Principal, path access.Path) (*caller, error) {
+	if path == access.PathFederate {
+		return s.peer(ctx, p)
+	}
+	v, err := access.ViewerFor(ctx, s.dir, p.Org, path)
+	if err != nil {
+		return nil, err
+	}
+	c := &caller{Principal: p, path: path, viewer: v}
+	if path != access.PathRead {
+		c.allow = func(o *hub.Object) bool { return access.Allow(v, o, path) }
+	}
+	return c, nil
 }
 
 // ServeHTTP makes a Server an http.Handler.

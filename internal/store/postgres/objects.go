@@ -478,3 +478,52 @@ func nonNil(b []byte) []byte {
 	}
 	return b
 }
+
+// DeleteObjects removes the versions with the given seqs in one transaction; see
+// hub.ObjectStore. Recipients and tokens go with their rows (ON DELETE CASCADE). It holds the
+// object_seq lock as PutObjects does, so the latest flag it moves cannot race a batch's.
+func (db *DB) DeleteObjects(ctx context.Context, seqs []int64) (int, error) {
+	if len(seqs) == 0 {
+		return 0, nil
+	}
+	deleted := 0
+	err := db.write(ctx, func(tx pgx.Tx) error {
+		deleted = 0
+		if _, err := lockSeq(ctx, tx); err != nil {
+			return err
+		}
+		rs, err := tx.Query(ctx, `DELETE FROM objects WHERE seq = ANY($1) RETURNING id, workspace, latest`, seqs)
+		if err != nil {
+			return mapErr(err, "delete objects")
+		}
+		var ids, wss []string // (id, workspace) of the versions that lost their latest row
+		for rs.Next() {
+			var id, ws string
+			var latest bool
+			if err := rs.Scan(&id, &ws, &latest); err != nil {
+				rs.Close()
+				return mapErr(err, "delete objects")
+			}
+			deleted++
+			if latest {
+				ids, wss = append(ids, id), append(wss, ws)
+			}
+		}
+		rs.Close()
+		if err := rs.Err(); err != nil {
+			return mapErr(err, "delete objects")
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		_, err = tx.Exec(ctx, `UPDATE objects SET latest = true WHERE seq IN (
+			SELECT DISTINCT ON (o.id, o.workspace) o.seq
+			FROM objects o JOIN unnest($1::text[], $2::text[]) AS k(id, workspace) ON o.id = k.id AND o.workspace = k.workspace
+			ORDER BY o.id, o.workspace, o.modified DESC)`, ids, wss)
+		return mapErr(err, "update latest versions")
+	})
+	if err != nil {
+		return 0, err
+	}
+	return deleted, nil
+}

@@ -585,3 +585,66 @@ func (db *DB) ReplaceBodies(ctx context.Context, updates []hub.BodyUpdate) (int,
 	}
 	return replaced, nil
 }
+
+// deleteChunk is how many seqs one DELETE names.
+const deleteChunk = 500
+
+// DeleteObjects removes the versions with the given seqs in one transaction; see
+// hub.ObjectStore. Recipients and tokens go with their rows (ON DELETE CASCADE). The writer
+// connection serializes it with PutObjects, so the latest flag it moves cannot race a batch's.
+func (db *DB) DeleteObjects(ctx context.Context, seqs []int64) (int, error) {
+	if len(seqs) == 0 {
+		return 0, nil
+	}
+	deleted := 0
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		deleted = 0
+		type key struct{ id, workspace string }
+		orphaned := map[key]bool{} // versions that lost their latest row
+		for start := 0; start < len(seqs); start += deleteChunk {
+			part := seqs[start:min(start+deleteChunk, len(seqs))]
+			q := &query{}
+			q.sql("DELETE FROM objects WHERE seq IN (")
+			for i, s := range part {
+				if i > 0 {
+					q.sql(",")
+				}
+				q.arg(s)
+			}
+			q.sql(") RETURNING id, workspace, latest")
+			rows, err := tx.QueryContext(ctx, q.b.String(), q.args...)
+			if err != nil {
+				return mapErr(err, "delete objects")
+			}
+			for rows.Next() {
+				var k key
+				var latest bool
+				if err := rows.Scan(&k.id, &k.workspace, &latest); err != nil {
+					rows.Close()
+					return mapErr(err, "delete objects")
+				}
+				deleted++
+				if latest {
+					orphaned[k] = true
+				}
+			}
+			if err := rows.Close(); err != nil {
+				return mapErr(err, "delete objects")
+			}
+			if err := rows.Err(); err != nil {
+				return mapErr(err, "delete objects")
+			}
+		}
+		for k := range orphaned {
+			if _, err := tx.ExecContext(ctx, `UPDATE objects SET latest = 1 WHERE seq = (
+				SELECT seq FROM objects WHERE id = ? AND workspace = ? ORDER BY modified DESC LIMIT 1)`, k.id, k.workspace); err != nil {
+				return mapErr(err, "update latest version of %s", k.id)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return deleted, nil
+}

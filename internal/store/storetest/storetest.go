@@ -47,6 +47,8 @@ func Run(t *testing.T, open func(t *testing.T) hub.Store) {
 		{"ConcurrentPut", testConcurrentPut},
 		{"ReplaceBodies", testReplaceBodies},
 		{"ReplaceBodiesConcurrent", testReplaceBodiesConcurrent},
+		{"DeleteObjects", testDeleteObjects},
+		{"DeleteObjectsConcurrent", testDeleteObjectsConcurrent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
