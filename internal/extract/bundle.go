@@ -106,6 +106,7 @@ func pattern(e Entity) string {
 type externalRef struct {
 	SourceName string `json:"source_name"`
 	ExternalID string `json:"external_id,omitempty"`
+	URL        string `json:"url,omitempty"`
 }
 
 // object is the union of the properties of the objects ToSTIX writes, in the order they are
@@ -129,6 +130,18 @@ type object struct {
 	Sectors            []string      `json:"sectors,omitempty"`
 	ObjectRefs         []string      `json:"object_refs,omitempty"`
 	ExternalReferences []externalRef `json:"external_references,omitempty"`
+	Warninglists       []string      `json:"x_cshub_warninglists,omitempty"`
+}
+
+// Report describes the report ToSTIXReport writes around extracted entities.
+type Report struct {
+	Title     string    // the report's name; empty: "Untitled report"
+	Text      string    // the description; the report's id derives from it (ReportID)
+	Published time.Time // zero: the time of writing
+	URL       string    // where the text came from (a news item's link), as an external reference
+	// Types are the report_types; empty: threat-report. A news or policy source sets its own,
+	// such as "policy-development".
+	Types []string
 }
 
 // ToSTIX returns a STIX 2.1 bundle for a text and the entities extracted from it: a report
@@ -143,13 +156,31 @@ type object struct {
 // to itself. An empty title becomes "Untitled report". The result is valid STIX 2.1 for any
 // input: invalid UTF-8 is replaced.
 func ToSTIX(title, text string, ents []Entity, now time.Time) []byte {
+	return ToSTIXReport(Report{Title: title, Text: text}, ents, now)
+}
+
+// ToSTIXReport is ToSTIX for a report described by r: its publication time, source URL and
+// report types as r gives them.
+func ToSTIXReport(r Report, ents []Entity, now time.Time) []byte {
 	ts := now.UTC().Format("2006-01-02T15:04:05.000Z")
+	title := r.Title
 	if strings.TrimSpace(title) == "" {
 		title = "Untitled report"
 	}
+	published := ts
+	if !r.Published.IsZero() {
+		published = r.Published.UTC().Format("2006-01-02T15:04:05.000Z")
+	}
+	types := r.Types
+	if len(types) == 0 {
+		types = []string{"threat-report"}
+	}
 	report := object{
-		Type: "report", SpecVersion: "2.1", ID: ReportID(text), Created: ts, Modified: ts,
-		Name: title, Description: text, ReportTypes: []string{"threat-report"}, Published: ts,
+		Type: "report", SpecVersion: "2.1", ID: ReportID(r.Text), Created: ts, Modified: ts,
+		Name: title, Description: r.Text, ReportTypes: types, Published: published,
+	}
+	if r.URL != "" {
+		report.ExternalReferences = append(report.ExternalReferences, externalRef{SourceName: "source", URL: r.URL})
 	}
 	var objs []object
 	seen := map[string]bool{}
@@ -169,6 +200,7 @@ func ToSTIX(title, text string, ents []Entity, now time.Time) []byte {
 		case e.Kind.IsIndicator():
 			o.Type, o.Name = "indicator", e.Value
 			o.Pattern, o.PatternType, o.PatternVersion, o.ValidFrom = pattern(e), "stix", "2.1", ts
+			o.Warninglists = e.Lists
 		case e.Kind == KindCVE:
 			o.Type, o.Name = "vulnerability", e.Value
 			o.ExternalReferences = []externalRef{{SourceName: "cve", ExternalID: e.Value}}

@@ -75,6 +75,10 @@ type Entity struct {
 	Ref   string
 	Name  string // canonical name: "APT28", "Turkey", "Energy"; the value for the other kinds
 	Spans []Span // every occurrence, in text order
+	// Lists names the warninglists holding an indicator's value ("Top 1000 domains"). Extract
+	// leaves it empty: the caller that knows the lists sets it, and ToSTIX writes it on the
+	// indicator as x_cshub_warninglists so that analysts see it wherever the indicator goes.
+	Lists []string
 }
 
 // Extract returns the entities in text, sorted by the offset of their first occurrence and

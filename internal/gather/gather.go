@@ -21,6 +21,7 @@ import (
 	"cshub/internal/ioclist"
 	"cshub/internal/kb"
 	"cshub/internal/misp"
+	"cshub/internal/warninglist"
 )
 
 // Formats the gatherer accepts.
@@ -33,8 +34,8 @@ const (
 	FormatText    = ioclist.FormatText
 )
 
-// maxText bounds a free-text report: extraction holds the whole text in memory.
-const maxText = 16 << 20
+// MaxText bounds a free-text report in bytes: extraction holds the whole text in memory.
+const MaxText = 16 << 20
 
 // Service gathers submissions into the knowledge base. It is safe for concurrent use.
 type Service struct {
@@ -90,7 +91,7 @@ func (s *Service) Ingest(ctx context.Context, req Request, r io.Reader) (*kb.Sum
 	case FormatSTIX:
 		return s.kb.Ingest(ctx, req.Submission, br)
 	case FormatMISP:
-		bundle, err := misp.ToSTIX(br)
+		bundle, err := misp.ToSTIXWith(br, misp.Options{Warninglists: warninglist.Default().Lookup})
 		if err != nil {
 			return nil, err
 		}
@@ -100,7 +101,8 @@ func (s *Service) Ingest(ctx context.Context, req Request, r io.Reader) (*kb.Sum
 		if format == FormatCSV {
 			listFormat = "csv"
 		}
-		bundle, rejected, err := ioclist.ToSTIX(br, ioclist.Options{Format: listFormat, Name: req.Title, Time: s.now().UTC()})
+		bundle, rejected, err := ioclist.ToSTIX(br, ioclist.Options{Format: listFormat, Name: req.Title, Time: s.now().UTC(),
+			Warninglists: warninglist.Default().Lookup})
 		if err != nil {
 			return nil, err
 		}
@@ -118,30 +120,44 @@ func (s *Service) Ingest(ctx context.Context, req Request, r io.Reader) (*kb.Sum
 }
 
 func (s *Service) text(ctx context.Context, req Request, r io.Reader) (*kb.Summary, error) {
-	b, err := io.ReadAll(io.LimitReader(r, maxText+1))
+	b, err := io.ReadAll(io.LimitReader(r, MaxText+1))
 	if err != nil {
 		return nil, &hub.Error{Code: hub.EInvalid, Field: "body", Message: err.Error(), Err: err}
 	}
-	if len(b) > maxText {
+	if len(b) > MaxText {
 		return nil, &hub.Error{Code: hub.ETooLarge, Field: "body", Message: "a text report may be at most 16 MiB"}
 	}
-	if !utf8.Valid(b) {
-		return nil, hub.FieldError("body", "the text is not valid UTF-8")
-	}
-	text := strings.TrimSpace(string(b))
-	if text == "" {
-		return nil, hub.FieldError("body", "the text is empty")
-	}
-	d, err := s.dictionary()
+	text, err := checkText("body", string(b))
 	if err != nil {
 		return nil, err
 	}
-	title := req.Title
-	if title == "" {
-		title = firstLine(text, 120)
+	ents, err := s.entities(text)
+	if err != nil {
+		return nil, err
 	}
-	bundle := extract.ToSTIX(title, text, d.Extract(text), s.now().UTC())
-	return s.kb.Ingest(ctx, req.Submission, bytes.NewReader(bundle))
+	return s.ingestReport(ctx, req.Submission, extract.Report{Title: reportTitle(req.Title, text), Text: text}, ents)
+}
+
+// IngestReport saves a text described by r (a news item with its link and date, a policy
+// development) as a report linked to every entity extracted from it, indicators on a
+// warninglist flagged: the free-text pipeline for texts that arrive from a feed rather than
+// an analyst. The report's id derives from r.Text, so the same text twice stores nothing new.
+func (s *Service) IngestReport(ctx context.Context, sub kb.Submission, r extract.Report) (*kb.Summary, error) {
+	text, err := checkText("text", r.Text)
+	if err != nil {
+		return nil, err
+	}
+	ents, err := s.entities(text)
+	if err != nil {
+		return nil, err
+	}
+	r.Text, r.Title = text, reportTitle(r.Title, text)
+	return s.ingestReport(ctx, sub, r, ents)
+}
+
+func (s *Service) ingestReport(ctx context.Context, sub kb.Submission, r extract.Report, ents []extract.Entity) (*kb.Summary, error) {
+	bundle := extract.ToSTIXReport(r, ents, s.now().UTC())
+	return s.kb.Ingest(ctx, sub, bytes.NewReader(bundle))
 }
 
 // Detect tells the format of a submission from its media type and, failing that, its first

@@ -16,6 +16,14 @@ import (
 
 func newGatherer(t *testing.T) *gather.Service {
 	t.Helper()
+	g, _ := newGathererKB(t)
+	return g
+}
+
+// newGathererKB returns a gatherer on a new SQLite hub with member cert-nl in workspace
+// community, and its knowledge base.
+func newGathererKB(t *testing.T) (*gather.Service, *kb.Service) {
+	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(filepath.Join(t.TempDir(), "hub.db"))
 	if err != nil {
@@ -36,7 +44,8 @@ func newGatherer(t *testing.T) *gather.Service {
 	if err := st.CreateWorkspace(ctx, &hub.Workspace{Slug: "community", Kind: hub.WorkspaceCommunity, DefaultTLP: hub.TLPAmber, Members: []string{"cert-nl"}}); err != nil {
 		t.Fatal(err)
 	}
-	return gather.New(kb.New(kb.Config{Store: st, Sealer: b}), nil)
+	k := kb.New(kb.Config{Store: st, Sealer: b})
+	return gather.New(k, nil), k
 }
 
 func TestEveryFormatIsDetectedAndIngested(t *testing.T) {

@@ -69,6 +69,10 @@ type Options struct {
 	Name string
 	// TLP marks indicators without a tlp column value; TLPUnset leaves them unmarked.
 	TLP hub.TLP
+	// Warninglists, when set, names the warninglists holding a canonical value (package
+	// warninglist's Set.Lookup with kind "" is one); an indicator on any carries their names
+	// in x_cshub_warninglists, so that analysts see it is probably benign before sharing it.
+	Warninglists func(kind, value string) []string
 	// Time is the created and modified time of the objects, and valid_from where no first_seen
 	// is given. The zero value stands for 1970-01-01T00:00:00Z, so that the same list always
 	// gives the same bundle; callers that want the time of submission pass it.
@@ -452,6 +456,11 @@ func (l *lister) add(line int, raw string, e entry) {
 	}
 	if e.hasConf {
 		m["confidence"] = e.confidence
+	}
+	if l.opts.Warninglists != nil {
+		if names := l.opts.Warninglists("", canon); len(names) > 0 {
+			m["x_cshub_warninglists"] = names
+		}
 	}
 	t := e.tlp
 	if t == hub.TLPUnset {

@@ -34,7 +34,19 @@ const MaxInput = 256 << 20
 // input: the same events give the same bytes. Input that is not MISP JSON is a hub.EInvalid
 // error naming the offending field; an attribute that cannot be expressed in STIX is never an
 // error, it travels as an x-misp-attribute object.
-func ToSTIX(r io.Reader) ([]byte, error) {
+func ToSTIX(r io.Reader) ([]byte, error) { return ToSTIXWith(r, Options{}) }
+
+// Options adjusts ToSTIXWith.
+type Options struct {
+	// Warninglists, when set, names the warninglists holding an attribute's value, given its
+	// MISP type ("ip-dst", "domain", "md5"); package warninglist's Set.Lookup is one. An
+	// indicator made from a listed value carries the names in x_cshub_warninglists, so that
+	// analysts see it is probably benign before they act on it.
+	Warninglists func(kind, value string) []string
+}
+
+// ToSTIXWith is ToSTIX with options.
+func ToSTIXWith(r io.Reader, opt Options) ([]byte, error) {
 	data, err := io.ReadAll(io.LimitReader(r, MaxInput+1))
 	if err != nil {
 		return nil, fmt.Errorf("misp: reading the event: %w", err)
@@ -46,7 +58,7 @@ func ToSTIX(r io.Reader) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &converter{ids: map[string]bool{}}
+	c := &converter{ids: map[string]bool{}, lists: opt.Warninglists}
 	var seeds []string
 	for i := range events {
 		if err := c.event(&events[i], i); err != nil {
@@ -100,7 +112,8 @@ type converter struct {
 	out [][]byte
 	// ids holds every id written and, under "uuid:<uuid>", every UUID taken, so that bad or
 	// repeated MISP UUIDs cannot make two objects with one id.
-	ids map[string]bool
+	ids   map[string]bool
+	lists func(kind, value string) []string // Options.Warninglists
 	// per event
 	ev       *event
 	evKey    string // names the event in derived UUIDs
@@ -488,6 +501,11 @@ func (c *converter) attributeObjects(a *attribute, u string, t time.Time, markin
 			m["valid_until"] = stamp(last)
 		}
 		m["name"] = clip(v, 256)
+		if c.lists != nil {
+			if names := c.lists(a.Type, v); len(names) > 0 {
+				m["x_cshub_warninglists"] = names
+			}
+		}
 		return []map[string]any{m}
 	}
 	m := c.attrCommon("observed-data", a, u, t, markings, tags, false)
