@@ -91,7 +91,9 @@ func (s *Server) getObject(w http.ResponseWriter, r *http.Request) {
 	s.kb.RecordRead(r.Context(), principal(r).Org, principal(r).Username, o)
 	w.Header().Set("X-Cshub-Workspace", o.Workspace)
 	w.Header().Set("X-Cshub-Tlp", o.TLP.String())
-	w.Header().Set("X-Cshub-Author", o.Author)
+	if author := o.AuthorFor(principal(r).Org); author != "" {
+		w.Header().Set("X-Cshub-Author", author)
+	}
 	w.Header().Set("Content-Type", "application/stix+json;version=2.1")
 	w.WriteHeader(http.StatusOK)
 	w.Write(o.Body)

@@ -1,6 +1,10 @@
 package hub
 
-import "time"
+import (
+	"bytes"
+	"encoding/json"
+	"time"
+)
 
 // Object is one version of a STIX object as the hub holds it: the plain metadata that access
 // control and ordering need, and the body. Everywhere but in a Store the Body is the STIX JSON
@@ -48,4 +52,24 @@ type Filter struct {
 type PutOptions struct {
 	// Now is the Added time of the batch: one timestamp per transaction, replaceable in tests.
 	Now time.Time
+}
+
+// anonymousMark is the custom property with which a member contributes an object (a sighting,
+// so far) without its name on it.
+const anonymousMark = `"x_cshub_anonymous"`
+
+// AuthorFor returns the organisation to show viewers of org as o's author: o.Author, except
+// for an anonymous contribution, whose author only the author itself sees; others get "".
+// The store keeps the real author, which the version rules and the TLP rules need.
+func (o *Object) AuthorFor(org string) string {
+	if org == o.Author || !bytes.Contains(o.Body, []byte(anonymousMark)) {
+		return o.Author
+	}
+	var b struct {
+		Anonymous bool `json:"x_cshub_anonymous"`
+	}
+	if json.Unmarshal(o.Body, &b) == nil && b.Anonymous {
+		return ""
+	}
+	return o.Author
 }

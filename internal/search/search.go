@@ -192,7 +192,8 @@ func (x *Index) Add(o *hub.Object) error {
 	if d.workspace, err = x.intern(o.Workspace); err != nil {
 		return err
 	}
-	if d.author, err = x.intern(o.Author); err != nil {
+	// An anonymous contribution is not findable by its author: the search would name them.
+	if d.author, err = x.intern(o.AuthorFor("")); err != nil {
 		return err
 	}
 	if d.typ, err = x.intern(typ); err != nil {

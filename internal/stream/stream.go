@@ -277,7 +277,7 @@ type viewer struct {
 // object (or e is not about an object, or the object is gone). An error means the store could
 // not be read.
 func (s *Server) frame(ctx context.Context, v *viewer, e hub.Event) ([]byte, error) {
-	if e.Kind != hub.EventObject || e.ObjectID == "" || e.ObjectSeq <= 0 {
+	if (e.Kind != hub.EventObject && e.Kind != hub.EventCorrelation) || e.ObjectID == "" || e.ObjectSeq <= 0 {
 		return nil, nil
 	}
 	snap, err := s.snapshot(ctx)
@@ -286,6 +286,14 @@ func (s *Server) frame(ctx context.Context, v *viewer, e hub.Event) ([]byte, err
 	}
 	if v.snap != snap {
 		v.snap, v.v = snap, snap.Viewer(v.org, access.PathStream)
+	}
+	if e.Kind == hub.EventCorrelation {
+		// A notice names only its receiver's own object ("your value is also held by …"),
+		// and the receiver reads the rest at GET /api/v1/correlations under its own rights.
+		if e.Author != v.org || !snap.Decide(v.org, access.EventObject(e), access.PathNotify).Allow {
+			return nil, nil
+		}
+		return correlationFrame(e)
 	}
 	// The event's own metadata rules most events out without reading the store...
 	if !snap.Decide(v.org, access.EventObject(e), access.PathStream).Allow {
@@ -301,6 +309,19 @@ func (s *Server) frame(ctx context.Context, v *viewer, e hub.Event) ([]byte, err
 		return nil, nil
 	}
 	return f.frame, nil
+}
+
+// correlationFrame is the frame of a correlation notice.
+func correlationFrame(e hub.Event) ([]byte, error) {
+	b, err := json.Marshal(struct {
+		Kind   string `json:"kind"`
+		Seq    uint64 `json:"seq"`
+		Object string `json:"object"`
+	}{"correlation", e.Seq, e.ObjectID})
+	if err != nil {
+		return nil, err
+	}
+	return fmt.Appendf(nil, "id: %d\nevent: correlation\ndata: %s\n\n", e.Seq, b), nil
 }
 
 // cached is the frame of one event, shared by every stream that may receive it, with the

@@ -537,6 +537,34 @@ func TestForgedEventShowsNothing(t *testing.T) {
 	}
 }
 
+// TestCorrelationNoticeOnlyToItsHolder: a correlation notice reaches the organisation whose
+// object it names, and nobody else, not even members who may read that object.
+func TestCorrelationNoticeOnlyToItsHolder(t *testing.T) {
+	f := newFixture(t, 0, stream.Config{})
+	held := f.ingest(t, fr, "community", hub.TLPGreen, nil, 1, 2)
+	objs, err := f.kb.List(context.Background(), hub.Filter{Viewer: hub.Viewer{System: true}, IDs: held})
+	if err != nil || len(objs) != 1 {
+		t.Fatalf("List: %v, %d objects", err, len(objs))
+	}
+	holder, other := f.open(t, fr, "", nil), f.open(t, uk, "", nil)
+	holder.quiet(t, 50*time.Millisecond)
+	other.quiet(t, 50*time.Millisecond)
+	notice := hub.Event{Kind: hub.EventCorrelation, ObjectID: held[0], ObjectSeq: objs[0].Seq, Type: "indicator",
+		Workspace: "community", Author: fr, TLP: hub.TLPRed}
+	if _, err := f.bus.Publish(context.Background(), notice); err != nil {
+		t.Fatal(err)
+	}
+	got := holder.next(t, 5*time.Second)
+	var d struct{ Kind, Object string }
+	if err := json.Unmarshal([]byte(got.Data), &d); got.Event != "correlation" || err != nil || d.Kind != "correlation" || d.Object != held[0] {
+		t.Errorf("the holder got %+v (%v), want a correlation notice on %s", got, err, held[0])
+	}
+	other.quiet(t, 200*time.Millisecond)
+	if strings.Contains(other.Raw(), "correlation") {
+		t.Errorf("another member heard of the correlation:\n%s", other.Raw())
+	}
+}
+
 // drain returns a channel closed once ch is closed.
 func drain[T any](ch <-chan T) <-chan struct{} {
 	done := make(chan struct{})
