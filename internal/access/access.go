@@ -10,8 +10,8 @@
 //   - AMBER and AMBER+STRICT: visible to the members of the workspace; federated only to peers
 //     that are members of the workspace. AMBER+STRICT is exported and fed only by its author.
 //   - RED: visible only to the author and the recipients named at submission, who must also be
-//     members of the workspace; never fed, federated, or exported by anyone but the author, and
-//     counted in statistics only for those who may see it.
+//     members of the workspace; never fed or federated; exported only by its author and its
+//     named recipients; counted in statistics only for those who may see it.
 //   - Objects of exercise workspaces appear only on PathExercise; PathExercise shows nothing else.
 //   - An inactive or unknown organisation sees nothing.
 //
@@ -116,8 +116,9 @@ func Allow(v hub.Viewer, o *hub.Object, p Path) bool {
 func onward(org string, o *hub.Object, p Path) bool {
 	switch p {
 	case PathExport:
-		// Only the author's own exports carry AMBER+STRICT; RED is stricter still.
-		return o.TLP < hub.TLPAmberStrict || o.Author == org
+		// AMBER+STRICT stays in its author's exports; RED goes into the exports of its author
+		// and of the recipients it was addressed to, who may act on it themselves.
+		return o.TLP < hub.TLPAmberStrict || o.Author == org || (o.TLP == hub.TLPRed && addressed(org, o))
 	case PathFeed:
 		if o.TLP == hub.TLPRed {
 			return false

@@ -216,8 +216,8 @@ func (w *World) Workspace(s string) *hub.Workspace { return w.wss[s] }
 //     is a member of the workspace; RED never;
 //   - everywhere else only members of the workspace receive anything, and RED only if they are
 //     its author or a named recipient;
-//   - export: AMBER+STRICT and RED only by the author; feed: never RED, AMBER+STRICT only
-//     from the author.
+//   - export: AMBER+STRICT only by the author, RED by the author and its named recipients;
+//     feed: never RED, AMBER+STRICT only from the author.
 func (w *World) Expect(org string, o *hub.Object, p access.Path) bool {
 	who, x := w.orgs[org], w.wss[o.Workspace]
 	if who == nil || !who.Active || x == nil {
@@ -247,8 +247,10 @@ func (w *World) Expect(org string, o *hub.Object, p access.Path) bool {
 		switch o.TLP {
 		case hub.TLPClear, hub.TLPGreen, hub.TLPAmber:
 			return true
-		case hub.TLPAmberStrict, hub.TLPRed:
+		case hub.TLPAmberStrict:
 			return author
+		case hub.TLPRed:
+			return recipient
 		}
 		return false
 	case access.PathFeed:

@@ -1,0 +1,227 @@
+package export
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"cshub/internal/hub"
+	"cshub/internal/misp"
+)
+
+// Meta is what a file says about itself besides the indicators: for whom and when it was made.
+// Formats use Time for serial numbers and headers, so that the same export at the same Time is
+// the same bytes (ETags, golden files).
+type Meta struct {
+	Org  string
+	Time time.Time
+}
+
+// Format is one export format.
+type Format struct {
+	Name        string // as `cshub export --format` and `?format=` take it
+	ContentType string
+	Ext         string // file name extension, with the dot
+	// Bodies says whether the format needs the indicators' STIX JSON (Config.KeepBodies).
+	Bodies bool
+	write  func(w *bufio.Writer, inds []*Indicator, m Meta) error
+}
+
+var formats = []Format{
+	{Name: "text", ContentType: "text/plain; charset=utf-8", Ext: ".txt", write: writeText},
+	{Name: "csv", ContentType: "text/csv; charset=utf-8", Ext: ".csv", write: writeCSV},
+	{Name: "stix", ContentType: "application/stix+json;version=2.1", Ext: ".json", Bodies: true, write: writeSTIX},
+	{Name: "misp", ContentType: "application/json", Ext: ".json", Bodies: true, write: writeMISP},
+	{Name: "suricata", ContentType: "text/plain; charset=utf-8", Ext: ".rules", write: writeSuricata},
+	{Name: "snort", ContentType: "text/plain; charset=utf-8", Ext: ".rules", write: writeSnort},
+	{Name: "zeek", ContentType: "text/plain; charset=utf-8", Ext: ".intel", write: writeZeek},
+	{Name: "rpz", ContentType: "text/dns; charset=utf-8", Ext: ".rpz", write: writeRPZ},
+	{Name: "nftables", ContentType: "text/plain; charset=utf-8", Ext: ".nft", write: writeNftables},
+	{Name: "ipset", ContentType: "text/plain; charset=utf-8", Ext: ".ipset", write: writeIPSet},
+}
+
+// Formats returns the names of the formats, in the order the issue lists them.
+func Formats() []string {
+	names := make([]string, len(formats))
+	for i, f := range formats {
+		names[i] = f.Name
+	}
+	return names
+}
+
+// LookupFormat returns the format called name, or an EInvalid error on field "format".
+func LookupFormat(name string) (Format, error) {
+	for _, f := range formats {
+		if f.Name == name {
+			return f, nil
+		}
+	}
+	return Format{}, hub.FieldError("format", "%q is not one of %s", name, strings.Join(Formats(), ", "))
+}
+
+// Write writes inds, in their order, to w in format f.
+func (f Format) Write(w io.Writer, inds []*Indicator, m Meta) error {
+	if f.Bodies {
+		for _, ind := range inds {
+			if ind.Body == nil {
+				return hub.Errorf(hub.EInternal, "export: format %s needs bodies; the catalog did not keep them", f.Name)
+			}
+		}
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	if err := f.write(bw, inds, m); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+// group is the name a value's list goes under: its type, or file:ALGORITHM for hashes.
+func (v Value) group() string {
+	if v.Type == "file" {
+		return "file:" + v.Hash
+	}
+	return v.Type
+}
+
+// distinct returns the values of inds that keep accepts, each once, in the order of inds.
+func distinct(inds []*Indicator, keep func(Value) bool) []Value {
+	// Most indicators hold one value: sizing for that saves regrowing a map of a million.
+	seen := make(map[Value]bool, len(inds))
+	out := make([]Value, 0, len(inds))
+	for _, ind := range inds {
+		for _, v := range ind.Values {
+			if !seen[v] && keep(v) {
+				seen[v] = true
+				out = append(out, v)
+			}
+		}
+	}
+	return out
+}
+
+// writeText writes one value per line, grouped by type; a "# type" line heads each group when
+// there is more than one, so that a single-type export is a plain list any tool reads.
+func writeText(w *bufio.Writer, inds []*Indicator, _ Meta) error {
+	vals := distinct(inds, func(Value) bool { return true })
+	// A group is a type, and for files a hash algorithm: few, so one pass over the values each.
+	var groups []Value
+	for _, v := range vals {
+		if g := (Value{Type: v.Type, Hash: v.Hash}); !slices.Contains(groups, g) {
+			groups = append(groups, g)
+		}
+	}
+	slices.SortFunc(groups, func(a, b Value) int { return strings.Compare(groupOrder(a.group()), groupOrder(b.group())) })
+	for i, g := range groups {
+		if len(groups) > 1 {
+			if i > 0 {
+				w.WriteByte('\n')
+			}
+			w.WriteString("# " + g.group() + "\n")
+		}
+		for _, v := range vals {
+			if v.Type == g.Type && v.Hash == g.Hash {
+				w.WriteString(v.Value)
+				w.WriteByte('\n')
+			}
+		}
+	}
+	return nil
+}
+
+// groupOrder sorts groups in the order of valueTypes, then by name.
+func groupOrder(g string) string {
+	t, _, _ := strings.Cut(g, ":")
+	return strconv.Itoa(slices.Index(valueTypes, t)) + g
+}
+
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func confidence(ind *Indicator) string {
+	if ind.Confidence < 0 {
+		return ""
+	}
+	return strconv.Itoa(ind.Confidence)
+}
+
+// writeCSV writes one row per value, with the indicator's id and what a SIEM filters on.
+func writeCSV(w *bufio.Writer, inds []*Indicator, _ Meta) error {
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"indicator_id", "workspace", "type", "hash", "value", "tlp", "confidence",
+		"valid_from", "valid_until", "sightings", "name"})
+	for _, ind := range inds {
+		for _, v := range ind.Values {
+			cw.Write([]string{ind.ID, ind.Workspace, v.Type, v.Hash, v.Value, ind.TLP.String(), confidence(ind),
+				stamp(ind.ValidFrom), stamp(ind.ValidUntil), strconv.Itoa(ind.Sightings), ind.Name})
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// Fingerprint returns a digest of what an export of inds says (indicator versions, their
+// values and sightings, in order), apart from its Meta: two exports with the same Fingerprint
+// in one format differ at most in the time they give, which makes it a weak ETag.
+func Fingerprint(inds []*Indicator) string {
+	h := sha256.New()
+	for _, ind := range inds {
+		fmt.Fprintf(h, "%s\x00%d\x00%d\x00%d", ind.Key(), ind.Modified.UnixNano(), ind.Sightings, ind.FalsePositives)
+		for _, v := range ind.Values {
+			fmt.Fprintf(h, "\x00%s\x00%s\x00%s", v.Type, v.Hash, v.Value)
+		}
+		h.Write([]byte{'\n'})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// NameUUID returns a UUID-shaped identifier (version 5 layout) derived from name by SHA-256:
+// the same name always gives the same identifier, as STIX ids of derived objects should.
+func NameUUID(name string) string {
+	b := sha256.Sum256([]byte(name))
+	b[6] = b[6]&0x0f | 0x50
+	b[8] = b[8]&0x3f | 0x80
+	x := hex.EncodeToString(b[:16])
+	return x[:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:]
+}
+
+// writeSTIX writes a STIX 2.1 bundle of the indicators as they are stored.
+func writeSTIX(w *bufio.Writer, inds []*Indicator, _ Meta) error {
+	w.WriteString(`{"type":"bundle","id":"bundle--` + NameUUID(Fingerprint(inds)) + `","objects":[`)
+	for i, ind := range inds {
+		if i > 0 {
+			w.WriteByte(',')
+		}
+		w.WriteByte('\n')
+		w.Write(ind.Body)
+	}
+	w.WriteString("\n]}\n")
+	return nil
+}
+
+// writeMISP writes one MISP event holding the indicators, mapped by package misp.
+func writeMISP(w *bufio.Writer, inds []*Indicator, _ Meta) error {
+	bodies := make([][]byte, len(inds))
+	for i, ind := range inds {
+		bodies[i] = ind.Body
+	}
+	b, err := misp.FromSTIX(bodies)
+	if err != nil {
+		return err
+	}
+	w.Write(b)
+	if len(b) > 0 && b[len(b)-1] != '\n' {
+		w.WriteByte('\n')
+	}
+	return nil
+}

@@ -1,0 +1,215 @@
+package export
+
+import (
+	"bufio"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// zeekType maps a value to its Zeek Intel framework type; "" for none.
+func zeekType(v Value) string {
+	switch v.Type {
+	case "ipv4-addr", "ipv6-addr":
+		if v.CIDR() {
+			return "Intel::SUBNET"
+		}
+		return "Intel::ADDR"
+	case "domain-name":
+		return "Intel::DOMAIN"
+	case "url":
+		return "Intel::URL"
+	case "email-addr":
+		return "Intel::EMAIL"
+	case "file":
+		switch v.Hash {
+		case "MD5", "SHA-1", "SHA-256":
+			return "Intel::FILE_HASH" // the hashes Zeek's file analysis computes
+		}
+	}
+	return ""
+}
+
+// zeekField makes s one Intel file column: no tabs or line breaks, "-" for empty.
+func zeekField(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r == '\t' || r == '\n' || r == '\r' {
+			return ' '
+		}
+		return r
+	}, s)
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// writeZeek writes an Intel framework file: a #fields header and one tab-separated line per
+// value. Zeek compares URLs without their scheme, so it is cut off.
+func writeZeek(w *bufio.Writer, inds []*Indicator, _ Meta) error {
+	w.WriteString("#fields\tindicator\tindicator_type\tmeta.source\tmeta.desc\tmeta.url\n")
+	seen := make(map[Value]bool, len(inds))
+	for _, ind := range inds {
+		for _, v := range ind.Values {
+			typ := zeekType(v)
+			if typ == "" || seen[v] {
+				continue
+			}
+			seen[v] = true
+			val := v.Value
+			if v.Type == "url" {
+				if _, rest, ok := strings.Cut(val, "://"); ok {
+					val = rest
+				}
+			}
+			desc := ind.ID
+			if ind.Name != "" {
+				desc += " " + ind.Name
+			}
+			fmt.Fprintf(w, "%s\t%s\tcshub\t%s\t-\n", zeekField(val), typ, zeekField(desc+" (TLP:"+ind.TLP.String()+")"))
+		}
+	}
+	return nil
+}
+
+// rpzOrigin is the zone an RPZ export is written for; resolvers load it under that name.
+const rpzOrigin = "rpz.cshub."
+
+// writeRPZ writes a DNS response policy zone: NXDOMAIN (CNAME .) for each domain and its
+// subdomains, and for answers holding an indicator address (rpz-ip triggers).
+func writeRPZ(w *bufio.Writer, inds []*Indicator, m Meta) error {
+	fmt.Fprintf(w, "; cshub response policy zone for %s, %s\n", m.Org, stamp(m.Time))
+	fmt.Fprintf(w, "$TTL 300\n$ORIGIN %s\n", rpzOrigin)
+	fmt.Fprintf(w, "@\tIN\tSOA\tlocalhost. hostmaster.localhost. ( %d 3600 600 604800 300 )\n", uint32(m.Time.Unix()))
+	w.WriteString("@\tIN\tNS\tlocalhost.\n")
+	seen := make(map[string]bool, 2*len(inds))
+	emit := func(name string) {
+		// Owner names are relative to the origin; the whole name must fit in 255 bytes.
+		if seen[name] || len(name)+len(rpzOrigin)+1 > 253 {
+			return
+		}
+		seen[name] = true
+		w.WriteString(name)
+		w.WriteString("\tCNAME\t.\n")
+	}
+	for _, ind := range inds {
+		for _, v := range ind.Values {
+			switch v.Type {
+			case "domain-name":
+				emit(v.Value)
+				emit("*." + v.Value)
+			case "ipv4-addr", "ipv6-addr":
+				if name, ok := rpzIP(v.Value); ok {
+					emit(name)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// rpzIP writes an address or block as an RPZ IP trigger owner name: the prefix length, then
+// the address reversed (IPv4 by octet, IPv6 by 16-bit group with "zz" for the longest run of
+// zero groups), then "rpz-ip".
+func rpzIP(s string) (string, bool) {
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		a, aerr := netip.ParseAddr(s)
+		if aerr != nil {
+			return "", false
+		}
+		p = netip.PrefixFrom(a, a.BitLen())
+	}
+	labels := []string{strconv.Itoa(p.Bits())}
+	a := p.Addr()
+	if a.Is4() {
+		b := a.As4()
+		for i := 3; i >= 0; i-- {
+			labels = append(labels, strconv.Itoa(int(b[i])))
+		}
+		return strings.Join(append(labels, "rpz-ip"), "."), true
+	}
+	b := a.As16()
+	var g [8]uint16
+	for i := range g {
+		g[i] = uint16(b[2*i])<<8 | uint16(b[2*i+1])
+	}
+	// The longest run of at least two zero groups becomes "zz", as in RFC 5952's "::".
+	start, n := -1, 1
+	for i := 0; i < 8; {
+		j := i
+		for j < 8 && g[j] == 0 {
+			j++
+		}
+		if j-i > n {
+			start, n = i, j-i
+		}
+		i = j + 1
+	}
+	for i := 7; i >= 0; i-- {
+		switch {
+		case start >= 0 && i == start+n-1:
+			labels = append(labels, "zz")
+			i = start
+		default:
+			labels = append(labels, strconv.FormatUint(uint64(g[i]), 16))
+		}
+	}
+	return strings.Join(append(labels, "rpz-ip"), "."), true
+}
+
+// addresses returns the distinct IPv4 and IPv6 values of inds.
+func addresses(inds []*Indicator) (v4, v6 []string) {
+	for _, v := range distinct(inds, func(v Value) bool { return v.Type == "ipv4-addr" || v.Type == "ipv6-addr" }) {
+		if v.Type == "ipv4-addr" {
+			v4 = append(v4, v.Value)
+		} else {
+			v6 = append(v6, v.Value)
+		}
+	}
+	return v4, v6
+}
+
+// nftChunk is how many elements one add element statement carries.
+const nftChunk = 1000
+
+// writeNftables writes an nft -f script: a table with one interval set per address family
+// (auto-merge folds addresses into the blocks that hold them), emptied and refilled in the one
+// transaction nft -f makes of a file, so that reloading it replaces the sets atomically.
+func writeNftables(w *bufio.Writer, inds []*Indicator, m Meta) error {
+	v4, v6 := addresses(inds)
+	fmt.Fprintf(w, "# cshub nftables sets for %s, %s: %d IPv4, %d IPv6\n", m.Org, stamp(m.Time), len(v4), len(v6))
+	w.WriteString("table inet cshub {\n")
+	w.WriteString("\tset blocklist_v4 {\n\t\ttype ipv4_addr\n\t\tflags interval\n\t\tauto-merge\n\t}\n")
+	w.WriteString("\tset blocklist_v6 {\n\t\ttype ipv6_addr\n\t\tflags interval\n\t\tauto-merge\n\t}\n")
+	w.WriteString("}\n")
+	for _, set := range []struct {
+		name  string
+		elems []string
+	}{{"blocklist_v4", v4}, {"blocklist_v6", v6}} {
+		fmt.Fprintf(w, "flush set inet cshub %s\n", set.name)
+		for i := 0; i < len(set.elems); i += nftChunk {
+			fmt.Fprintf(w, "add element inet cshub %s { %s }\n", set.name, strings.Join(set.elems[i:min(i+nftChunk, len(set.elems))], ", "))
+		}
+	}
+	return nil
+}
+
+// writeIPSet writes an `ipset restore` file: a hash:net set per address family, created if
+// missing, emptied and refilled.
+func writeIPSet(w *bufio.Writer, inds []*Indicator, m Meta) error {
+	v4, v6 := addresses(inds)
+	fmt.Fprintf(w, "# cshub ipset for %s, %s: %d IPv4, %d IPv6\n", m.Org, stamp(m.Time), len(v4), len(v6))
+	for _, set := range []struct {
+		name, family string
+		elems        []string
+	}{{"cshub-v4", "inet", v4}, {"cshub-v6", "inet6", v6}} {
+		fmt.Fprintf(w, "create %s hash:net family %s hashsize 1024 maxelem %d -exist\n", set.name, set.family, max(65536, len(set.elems)))
+		fmt.Fprintf(w, "flush %s\n", set.name)
+		for _, e := range set.elems {
+			fmt.Fprintf(w, "add %s %s\n", set.name, e)
+		}
+	}
+	return nil
+}
