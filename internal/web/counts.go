@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"cshub/internal/access"
 	"cshub/internal/hub"
 )
 
@@ -51,8 +52,9 @@ func viewerCacheKey(v hub.Viewer) string {
 // TypeCounter is an optional ability of a hub.ObjectStore: counting the objects a Filter selects
 // by type in one query. CountObjectsByType returns, for every type with at least one object that
 // f.Viewer may see, how many there are, ignoring f.Types, the cursor and the limit. With it the
-// dashboard counts exactly and afresh on every load; without it, it counts countedTypes one by one
-// and reuses the result for countsTTL.
+// dashboard counts exactly and afresh on every load. Without it, the dashboard counts from the
+// index of references in memory once Start has built it (also exactly and afresh), and before
+// that counts countedTypes one by one in the store and reuses the result for countsTTL.
 type TypeCounter interface {
 	CountObjectsByType(ctx context.Context, f hub.Filter) (map[string]int64, error)
 }
@@ -67,15 +69,10 @@ func (s *Server) counts(ctx context.Context, v hub.Viewer) (typeCounts, error) {
 		if err != nil {
 			return typeCounts{}, err
 		}
-		tc := typeCounts{At: now}
-		for t, n := range m {
-			if n > 0 {
-				tc.ByType = append(tc.ByType, typeCount{t, n})
-				tc.Total += n
-			}
-		}
-		sortCounts(tc.ByType)
-		return tc, nil
+		return countsOf(m, now), nil
+	}
+	if m, ok := s.refs.countTypes(v, access.PathRead); ok {
+		return countsOf(m, now), nil
 	}
 	key := viewerCacheKey(v)
 	c := &s.countCache
@@ -118,6 +115,19 @@ func (s *Server) counts(ctx context.Context, v hub.Viewer) (typeCounts, error) {
 		c.mu.Unlock()
 	}
 	return e.tc, e.err
+}
+
+// countsOf returns the counts of m, counted at now.
+func countsOf(m map[string]int64, now time.Time) typeCounts {
+	tc := typeCounts{At: now}
+	for t, n := range m {
+		if n > 0 {
+			tc.ByType = append(tc.ByType, typeCount{t, n})
+			tc.Total += n
+		}
+	}
+	sortCounts(tc.ByType)
+	return tc
 }
 
 // countTypes counts v's objects, in total and for each of countedTypes. The queries run one

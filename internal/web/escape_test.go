@@ -1,10 +1,14 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
+
+	"cshub/internal/api"
 )
 
 // Script payloads that must never reach a page unescaped.
@@ -65,6 +69,35 @@ func hostile() []map[string]any {
 			"created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z",
 			"name": payloadURL, "description": "</textarea></pre></code>" + payloadScript,
 		},
+		// What refers to them, so that the graph, the relationship table, the sightings, the
+		// notes and the dashboard's rankings show the payloads too.
+		{
+			"type": "relationship", "spec_version": "2.1", "id": "relationship--44444444-4444-4444-8444-444444444441",
+			"created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z",
+			"relationship_type": "indicates", "description": payloadScript, "source_ref": "indicator--22222222-2222-4222-8222-222222222222",
+			"target_ref": "intrusion-set--11111111-1111-4111-8111-111111111111",
+		},
+		{
+			"type": "sighting", "spec_version": "2.1", "id": "sighting--44444444-4444-4444-8444-444444444442",
+			"created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z",
+			"sighting_of_ref": "indicator--22222222-2222-4222-8222-222222222222", "count": 3, "description": payloadAttr,
+		},
+		{
+			"type": "note", "spec_version": "2.1", "id": "note--44444444-4444-4444-8444-444444444443",
+			"created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z",
+			"abstract": payloadScript, "content": payloadAttr, "object_refs": []string{"intrusion-set--11111111-1111-4111-8111-111111111111"},
+		},
+		{
+			"type": "location", "spec_version": "2.1", "id": "location--44444444-4444-4444-8444-444444444444",
+			"created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z",
+			"name": payloadScript, "country": "UA",
+		},
+		{
+			"type": "relationship", "spec_version": "2.1", "id": "relationship--44444444-4444-4444-8444-444444444445",
+			"created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z",
+			"relationship_type": "targets", "source_ref": "intrusion-set--11111111-1111-4111-8111-111111111111",
+			"target_ref": "location--44444444-4444-4444-8444-444444444444",
+		},
 	}
 }
 
@@ -77,12 +110,29 @@ var unescaped = []string{
 func TestObjectValuesAreEscaped(t *testing.T) {
 	h := newTestHub(t)
 	sum := h.ingest(t, "cert-fr", bundleOf(hostile()...))
-	if len(sum.IDs) != 3 {
-		t.Fatalf("stored %d hostile objects, want 3", len(sum.IDs))
+	if len(sum.IDs) != 8 {
+		t.Fatalf("stored %d hostile objects, want 8", len(sum.IDs))
+	}
+	// An organisation whose name carries a payload, for the administration and ingest pages.
+	if _, err := h.admin.CreateOrg(context.Background(), api.LocalOperator("test"), api.NewOrg{Code: "cert-xx", Name: payloadAttr + payloadScript, Country: "XX"}); err != nil {
+		t.Fatal(err)
 	}
 	b := h.browser(t)
 	b.login(t, h.users["cert-be"])
 	pages := map[string]string{"/": b.get(t, "/").body}
+	for _, path := range []string{"/search?q=alert", "/search?q=" + url.QueryEscape(payloadScript), "/search?type=" + url.QueryEscape(payloadAttr),
+		"/ingest", "/admin/orgs", "/admin/workspaces"} {
+		r := b.get(t, path)
+		if r.code != 200 {
+			t.Fatalf("GET %s = %d", path, r.code)
+		}
+		pages[path] = r.body
+	}
+	token := csrfOf(t, pages["/ingest"])
+	pages["/ingest (preview)"] = b.post(t, "/ingest", url.Values{"csrf": {token}, "workspace": {"community"}, "action": {"preview"},
+		"title": {payloadScript}, "text": {payloadAttr + " evil.example.com " + payloadScript}}).body
+	pages["/search/saved"] = b.post(t, "/search/saved", url.Values{"csrf": {token}, "name": {payloadScript}, "query": {"q=" + url.QueryEscape(payloadAttr)}}).body
+	pages["/search (saved)"] = b.get(t, "/search").body
 	for _, id := range sum.IDs {
 		r := b.get(t, "/objects/"+id)
 		if r.code != 200 {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 
+	"cshub/internal/access"
 	"cshub/internal/hub"
 )
 
@@ -40,9 +41,12 @@ type typeCount struct {
 type dashboardPage struct {
 	Counts typeCounts
 	Newest []objectRow // newest first
+	Stats  *dashStats
+	Live   bool // the live stream is served: the script may follow it
 }
 
-// dashboard serves GET /: counts of the objects the user may see by type, and the newest ones.
+// dashboard serves GET /: counts of the objects the user may see by type, the newest ones, and
+// the statistics of the last statsDays days on access.PathStats.
 func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	v := principal(ctx).Viewer
@@ -60,6 +64,16 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 	for _, o := range objs {
 		d.Newest = append(d.Newest, rowOf(o))
 	}
+	sv, err := access.ViewerFor(ctx, s.dir, principal(ctx).Org, access.PathStats)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if d.Stats, err = s.stats(ctx, sv); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	d.Live = s.stream != nil
 	s.render(w, r, http.StatusOK, "dashboard.html", &page{Title: "Dashboard", Nav: "dashboard", Data: d})
 }
 
@@ -122,18 +136,4 @@ func (s *Server) newest(ctx context.Context, v hub.Viewer, n int, visible int64)
 	}
 	slices.Reverse(objs)
 	return objs, nil
-}
-
-// object serves GET /objects/{id}: the latest version of the object the user may see. A
-// TLP:RED object not addressed to the user's organisation is the same not-found page as a
-// missing object.
-func (s *Server) object(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	o, err := s.kb.Get(ctx, principal(ctx).Viewer, r.PathValue("id"), timeZero)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	view := viewOf(o)
-	s.render(w, r, http.StatusOK, "object.html", &page{Title: view.Title(), TLP: o.TLP, Data: view})
 }

@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,6 +24,7 @@ func (s *Server) parseTemplates() error {
 		"tlpRule":  tlpRule,
 		"date":     formatTime,
 		"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"has":      slices.Contains[[]string],
 	}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
@@ -93,7 +95,9 @@ type stixFields struct {
 	Labels             []string `json:"labels"`
 	Pattern            string   `json:"pattern"`
 	PatternType        string   `json:"pattern_type"`
-	Value              string   `json:"value"` // observables such as ipv4-addr and domain-name
+	Value              string   `json:"value"`    // observables such as ipv4-addr and domain-name
+	Abstract           string   `json:"abstract"` // notes
+	SightingOfRef      string   `json:"sighting_of_ref"`
 	RelationshipType   string   `json:"relationship_type"`
 	SourceRef          string   `json:"source_ref"`
 	TargetRef          string   `json:"target_ref"`
@@ -131,6 +135,10 @@ func displayName(f *stixFields) string {
 		return f.Value
 	case f.RelationshipType != "":
 		return typeOf(f.SourceRef) + " " + f.RelationshipType + " " + typeOf(f.TargetRef)
+	case f.Abstract != "":
+		return f.Abstract
+	case f.SightingOfRef != "":
+		return "sighting of " + typeOf(f.SightingOfRef)
 	}
 	return ""
 }
@@ -175,7 +183,9 @@ func (v *objectView) Title() string {
 	return v.ID
 }
 
-func viewOf(o *hub.Object) *objectView {
+// viewOf returns what the page shows of o to a user of org (an anonymous contribution's
+// author is shown to the author alone).
+func viewOf(o *hub.Object, org string) *objectView {
 	var f stixFields
 	json.Unmarshal(o.Body, &f) // a body that does not decode still shows its metadata and JSON
 	v := &objectView{
@@ -183,7 +193,7 @@ func viewOf(o *hub.Object) *objectView {
 		Aliases: f.Aliases, Labels: f.Labels, Pattern: f.Pattern, PatternType: f.PatternType,
 		CreatedBy: f.CreatedByRef, Source: f.SourceRef, Target: f.TargetRef,
 		Created: o.Created, Modified: o.Modified, Added: o.Added,
-		Workspace: o.Workspace, Author: o.Author, TLP: o.TLP, Recipients: o.Recipients, Revoked: o.Revoked,
+		Workspace: o.Workspace, Author: o.AuthorFor(org), TLP: o.TLP, Recipients: o.Recipients, Revoked: o.Revoked,
 	}
 	for _, r := range f.ExternalReferences {
 		v.Refs = append(v.Refs, extRef{Source: r.SourceName, ExternalID: r.ExternalID, URL: r.URL,

@@ -1,10 +1,14 @@
-// Package web serves the hub's server-rendered web interface: the login page, the dashboard and
-// object pages, with html/template templates and static assets embedded in the binary.
+// Package web serves the hub's server-rendered web interface: login, the dashboard, search,
+// object pages, ingest and administration, with html/template templates and static assets
+// embedded in the binary. Every page works without JavaScript; one small script adds keyboard
+// shortcuts and the dashboard's live notice.
 //
 // Every response carries a strict Content-Security-Policy (no inline script or style, nothing
 // from other origins), and every POST form carries a CSRF token bound to the session, or before
 // login to a signed pre-session cookie. Pages read objects only through a hub.Viewer built by
-// package access for access.PathRead, so the web UI shows exactly what the JSON API shows.
+// package access for the path they serve (access.PathRead for object pages and listings,
+// PathSearch for search, PathStats for the dashboard's statistics), so the web UI shows exactly
+// what the JSON API shows. Administration goes through api.Admin, the API's own rules.
 package web
 
 import (
@@ -21,9 +25,15 @@ import (
 	"strings"
 	"time"
 
+	"cshub/internal/api"
+	"cshub/internal/audit"
 	"cshub/internal/auth"
+	"cshub/internal/gather"
 	"cshub/internal/hub"
 	"cshub/internal/kb"
+	"cshub/internal/seal"
+	"cshub/internal/search"
+	"cshub/internal/stream"
 )
 
 //go:embed templates/*.html
@@ -35,7 +45,8 @@ var staticFS embed.FS
 // contentSecurityPolicy is sent with every response. It allows styles, scripts and images from
 // the hub itself only (images also as data: URIs), forms posting only to the hub, and no
 // framing: a value from an object that slipped past escaping still could not run.
-const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+// connect-src 'self' lets the dashboard's script follow the live stream of the hub itself.
+const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 // maxFormBody bounds what a POST form may send; the login form needs a few hundred bytes.
 const maxFormBody = 16 << 10
@@ -53,8 +64,22 @@ type Config struct {
 	// if it is also a hub.ObjectStore (as a hub.Store is).
 	Objects hub.ObjectStore
 
-	// Audit records logins and failed logins; nil records nothing (tests).
-	Audit kb.Recorder
+	// Audit records logins and failed logins, and is the log the administration pages list
+	// and verify; nil records nothing and leaves the audit page out (tests).
+	Audit AuditLog
+
+	// Search answers the search page; nil leaves /search out.
+	Search *search.Index
+	// Gather ingests what the ingest page submits; nil means a gatherer over KB.
+	Gather *gather.Service
+	// Admin applies the identity administration rules for the administration pages (the same
+	// rules as the JSON API's); nil leaves /admin out.
+	Admin *api.Admin
+	// Keys reports the keyring's terms on the administration pages; nil leaves them out.
+	Keys KeyStatus
+	// Stream serves /live, the live updates the dashboard's script follows; nil leaves it out,
+	// and the dashboard is then only as fresh as its last load.
+	Stream *stream.Server
 
 	Name string       // shown in the header; "" means "cshub"
 	Log  *slog.Logger // nil: discard
@@ -63,22 +88,44 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Server is the web interface, an http.Handler for "/", "/login", "/logout", "/objects/{id}" and
-// "/static/…". Mount it at "/" beside the JSON API, which keeps "/api/", "/healthz" and
-// "/taxii2/". It is safe for concurrent use.
+// AuditLog is the audit log as the web interface uses it; *audit.Log is one.
+type AuditLog interface {
+	kb.Recorder
+	List(ctx context.Context, after int64, limit int) ([]audit.Item, error)
+	Head(ctx context.Context) (audit.Head, error)
+	Verify(ctx context.Context) (audit.Report, error)
+}
+
+// KeyStatus lists the keyring's terms; *seal.Barrier is one.
+type KeyStatus interface {
+	Status() ([]seal.TermInfo, error)
+}
+
+// Server is the web interface, an http.Handler for "/", "/login", "/logout", "/objects/{id}",
+// "/ingest", "/static/…" and, when configured, "/search", "/admin/…" and "/live". Call Start
+// to load the index of references that object pages and the dashboard use. Mount it at "/"
+// beside the JSON API, which keeps "/api/", "/healthz" and "/taxii2/". It is safe for
+// concurrent use.
 type Server struct {
 	kb       *kb.Service
 	dir      hub.DirectoryStore
 	objects  hub.ObjectStore
 	auth     *auth.Authenticator
 	sessions *auth.Sessions
-	audit    kb.Recorder
+	audit    AuditLog
+	search   *search.Index
+	gather   *gather.Service
+	admin    *api.Admin
+	keys     KeyStatus
+	stream   *stream.Server
+	refs     *refIndex
 	csrfKey  []byte
 	name     string
 	log      *slog.Logger
 	now      func() time.Time
 
 	countCache countCache
+	statsCache statsCache
 
 	pages     map[string]*template.Template // by page file name; read-only after New
 	staticTag string                        // content hash of the static files, for cache busting
@@ -105,6 +152,7 @@ func New(c Config) (*Server, error) {
 	}
 	s := &Server{
 		kb: c.KB, dir: c.Dir, objects: c.Objects, auth: c.Auth, sessions: c.Sessions, audit: c.Audit,
+		search: c.Search, gather: c.Gather, admin: c.Admin, keys: c.Keys, stream: c.Stream, refs: newRefIndex(),
 		csrfKey: deriveKey(c.Sessions.Key, "cshub web csrf v1"),
 		name:    c.Name, log: c.Log, now: c.Now,
 	}
@@ -123,6 +171,9 @@ func New(c Config) (*Server, error) {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.gather == nil {
+		s.gather = gather.New(s.kb, s.now)
 	}
 	if err := s.parseTemplates(); err != nil {
 		return nil, err
@@ -153,6 +204,21 @@ func (s *Server) routes() http.Handler {
 
 	mux.Handle("GET /{$}", s.authed(s.dashboard))
 	mux.Handle("GET /objects/{id}", s.authed(s.object))
+	mux.Handle("GET /ingest", s.authed(s.ingestForm))
+	mux.Handle("POST /ingest", s.authed(s.ingest))
+	if s.search != nil {
+		mux.Handle("GET /search", s.authed(s.searchPage))
+		mux.Handle("POST /search/saved", s.authed(s.saveSearch))
+		mux.Handle("POST /search/saved/{id}/delete", s.authed(s.deleteSearch))
+	}
+	if s.stream != nil {
+		mux.Handle("GET /live", s.authed(func(w http.ResponseWriter, r *http.Request) {
+			s.stream.Serve(w, r, principal(r.Context()).Org)
+		}))
+	}
+	if s.admin != nil {
+		s.adminRoutes(mux)
+	}
 
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.notFound(w, r)
@@ -258,15 +324,18 @@ type errorPage struct{ Message string }
 
 // page is what every template receives: the layout's fields and the page's own Data.
 type page struct {
-	Title string
-	Hub   string
-	User  *auth.Principal // nil before login
-	Org   string          // the user's organisation's name
-	CSRF  string          // token for the forms of this page
-	Nav   string          // which nav entry is current
-	CSS   string          // URL of the style sheet
-	TLP   hub.TLP         // the page's banner; TLPUnset for none
-	Data  any
+	Title  string
+	Hub    string
+	User   *auth.Principal // nil before login
+	Org    string          // the user's organisation's name
+	CSRF   string          // token for the forms of this page
+	Nav    string          // which nav entry is current
+	CSS    string          // URL of the style sheet
+	JS     string          // URL of the script
+	Search bool            // the search page exists
+	Admin  bool            // the administration pages exist
+	TLP    hub.TLP         // the page's banner; TLPUnset for none
+	Data   any
 }
 
 // render executes the page template into a buffer and then sends it, so that a failing template
@@ -274,6 +343,8 @@ type page struct {
 func (s *Server) render(w http.ResponseWriter, r *http.Request, code int, name string, p *page) {
 	p.Hub = s.name
 	p.CSS = "/static/cshub.css?v=" + s.staticTag
+	p.JS = "/static/cshub.js?v=" + s.staticTag
+	p.Search, p.Admin = s.search != nil, s.admin != nil
 	if p.User == nil {
 		if u := principal(r.Context()); u != nil {
 			p.User = u.Principal

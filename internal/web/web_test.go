@@ -21,13 +21,16 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
+	"cshub/internal/api"
 	"cshub/internal/audit"
 	"cshub/internal/auth"
+	"cshub/internal/bus"
 	"cshub/internal/hub"
+	"cshub/internal/hubtest"
 	"cshub/internal/kb"
 	"cshub/internal/members"
 	"cshub/internal/seal"
-	"cshub/internal/store/sqlite"
+	"cshub/internal/search"
 )
 
 // clock is the test hub's time, shared by the authenticator, the sessions and the web server.
@@ -53,6 +56,7 @@ func (c *clock) Advance(d time.Duration) {
 type testUser struct {
 	id                              int64
 	org, username, password, secret string
+	role                            hub.Role
 }
 
 // testHub is the web interface over a real SQLite store, a real barrier and real members, served
@@ -62,21 +66,25 @@ type testHub struct {
 	srv      *httptest.Server
 	kb       *kb.Service
 	web      *Server
-	store    *sqlite.DB
+	store    hub.Store
 	sessions *auth.Sessions
 	clock    *clock
-	users    map[string]testUser // by org
+	users    map[string]testUser // by org; also "admin:cert-fr" (an org admin) and "operator"
 	audit    *audit.Log
+	index    *search.Index
+	admin    *api.Admin
+	bus      hub.Bus
+	// unfollow stops the web server following the bus (ingest syncs the indexes directly).
+	unfollow context.CancelFunc
 }
 
-func newTestHub(tb testing.TB) *testHub {
+func newTestHub(tb testing.TB) *testHub { return newTestHubOn(tb, "sqlite") }
+
+// newTestHubOn is newTestHub on backend, one of hubtest.Backends().
+func newTestHubOn(tb testing.TB, backend string) *testHub {
 	tb.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(filepath.Join(tb.TempDir(), "hub.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { st.Close() })
+	st := hubtest.OpenStore(tb, backend)
 	b := seal.New(st)
 	root, _ := seal.NewRootKey()
 	if err := b.Initialize(ctx, root); err != nil {
@@ -98,27 +106,63 @@ func newTestHub(tb testing.TB) *testHub {
 	m := members.New(st, b, a, nil)
 	h := &testHub{clock: clk, store: st, sessions: sessions, users: map[string]testUser{}}
 	orgs := []string{"cert-fr", "cert-be", "cert-uk"}
-	names := map[string]string{"cert-fr": "CERT-FR (France)", "cert-be": "CERT.be (Belgium)", "cert-uk": "NCSC (United Kingdom)"}
-	for _, code := range orgs {
-		if err := m.CreateOrg(ctx, &hub.Org{Code: code, Name: names[code], Country: "FR", Kind: hub.OrgMember, Active: true}); err != nil {
+	names := map[string]string{"cert-fr": "CERT-FR (France)", "cert-be": "CERT.be (Belgium)", "cert-uk": "NCSC (United Kingdom)", "hub-operator": "Hub operator"}
+	for _, code := range append(orgs, "hub-operator") {
+		kind := hub.OrgMember
+		if code == "hub-operator" {
+			kind = hub.OrgOperator
+		}
+		if err := m.CreateOrg(ctx, &hub.Org{Code: code, Name: names[code], Country: "FR", Kind: kind, Active: true}); err != nil {
 			tb.Fatal(err)
 		}
 	}
 	if err := m.CreateWorkspace(ctx, &hub.Workspace{Slug: "community", Name: "Community", Kind: hub.WorkspaceCommunity, Members: orgs}); err != nil {
 		tb.Fatal(err)
 	}
+	// Each member has a private workspace named by its code, as in the demo: saved searches
+	// are kept there.
 	for _, code := range orgs {
+		if err := m.CreateWorkspace(ctx, &hub.Workspace{Slug: code, Name: names[code], Kind: hub.WorkspacePrivate, Members: []string{code}}); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	users := []struct {
+		key, org, name string
+		role           hub.Role
+	}{
+		{"cert-fr", "cert-fr", "cert-fr-analyst", hub.RoleAnalyst},
+		{"cert-be", "cert-be", "cert-be-analyst", hub.RoleAnalyst},
+		{"cert-uk", "cert-uk", "cert-uk-analyst", hub.RoleAnalyst},
+		{"admin:cert-fr", "cert-fr", "cert-fr-admin", hub.RoleAdmin},
+		{"operator", "hub-operator", "operator", hub.RoleOperator},
+	}
+	for _, u := range users {
 		pw := rand.Text()
-		cu, err := m.CreateUser(ctx, members.NewUser{Org: code, Username: code + "-analyst", Role: hub.RoleAnalyst, Password: pw, TOTP: true})
+		cu, err := m.CreateUser(ctx, members.NewUser{Org: u.org, Username: u.name, Role: u.role, Password: pw, TOTP: true})
 		if err != nil {
 			tb.Fatal(err)
 		}
-		h.users[code] = testUser{id: cu.User.ID, org: code, username: cu.User.Username, password: pw, secret: cu.TOTPSecret}
+		h.users[u.key] = testUser{id: cu.User.ID, org: u.org, username: cu.User.Username, role: u.role, password: pw, secret: cu.TOTPSecret}
 	}
-	h.kb = kb.New(kb.Config{Store: st, Sealer: b})
+	events := bus.New(bus.Options{})
+	tb.Cleanup(func() { events.Close() })
+	h.bus = events
+	h.kb = kb.New(kb.Config{Store: st, Sealer: b, Bus: events})
 	h.audit = audit.New(st, audit.Barrier{B: b}, clk.Now)
-	h.web, err = New(Config{KB: h.kb, Dir: st, Auth: a, Sessions: sessions, Audit: h.audit, Name: "Allied CSHub", Now: clk.Now})
+	h.index = search.New()
+	h.admin, err = api.NewAdmin(api.AdminConfig{Dir: st, Members: m, Audit: h.audit, Now: clk.Now})
 	if err != nil {
+		tb.Fatal(err)
+	}
+	h.web, err = New(Config{KB: h.kb, Dir: st, Auth: a, Sessions: sessions, Audit: h.audit, Name: "Allied CSHub", Now: clk.Now,
+		Search: h.index, Admin: h.admin, Keys: b})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	tb.Cleanup(stop)
+	h.unfollow = stop
+	if err := h.web.Start(runCtx, events); err != nil {
 		tb.Fatal(err)
 	}
 	h.srv = httptest.NewTLSServer(h.web)
@@ -126,7 +170,9 @@ func newTestHub(tb testing.TB) *testHub {
 	return h
 }
 
-// ingest stores a bundle as org into the community workspace.
+// ingest stores a bundle as org into the community workspace, and puts what it stored into the
+// search index and the index of back references at once, so that tests need not wait for the
+// bus to deliver it (TestStartFollowsTheBus checks that it does).
 func (h *testHub) ingest(tb testing.TB, org string, bundle []byte, recipients ...string) *kb.Summary {
 	tb.Helper()
 	sum, err := h.kb.Ingest(context.Background(), kb.Submission{Org: org, Workspace: "community", Recipients: recipients}, bytes.NewReader(bundle))
@@ -136,7 +182,27 @@ func (h *testHub) ingest(tb testing.TB, org string, bundle []byte, recipients ..
 	if len(sum.Rejected) > 0 {
 		tb.Fatalf("ingest rejected %+v", sum.Rejected)
 	}
+	h.sync(tb, sum.IDs)
 	return sum
+}
+
+// sync adds the latest versions of ids to the search index and the index of back references.
+func (h *testHub) sync(tb testing.TB, ids []string) {
+	tb.Helper()
+	for len(ids) > 0 {
+		n := min(len(ids), 500)
+		objs, err := h.kb.List(context.Background(), hub.Filter{Viewer: hub.Viewer{System: true}, IDs: ids[:n], Limit: 4 * n})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		for _, o := range objs {
+			if err := h.index.Add(o); err != nil {
+				tb.Fatal(err)
+			}
+			h.web.refs.add(o)
+		}
+		ids = ids[n:]
+	}
 }
 
 // browser is a client with a cookie jar that does not follow redirects, so that tests see them.
@@ -256,7 +322,12 @@ func file(tb testing.TB, name string) []byte {
 }
 
 func TestLoginWithTOTP(t *testing.T) {
-	h := newTestHub(t)
+	for _, backend := range hubtest.Backends() {
+		t.Run(backend, func(t *testing.T) { testLoginWithTOTP(t, newTestHubOn(t, backend)) })
+	}
+}
+
+func testLoginWithTOTP(t *testing.T, h *testHub) {
 	b := h.browser(t)
 	u := h.users["cert-fr"]
 
@@ -487,7 +558,7 @@ func TestSecurityHeaders(t *testing.T) {
 	anon := h.browser(t)
 	b.login(t, h.users["cert-fr"])
 	want := map[string]string{
-		"Content-Security-Policy":   "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+		"Content-Security-Policy":   "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
 		"X-Frame-Options":           "DENY",
 		"Referrer-Policy":           "no-referrer",
 		"X-Content-Type-Options":    "nosniff",
@@ -519,10 +590,11 @@ func TestSecurityHeaders(t *testing.T) {
 			}
 		}
 	}
-	// No inline script or style that the policy would block.
+	// No inline script or style that the policy would block: the one script is a static file.
 	for _, p := range pages[:5] {
-		for _, bad := range []string{"<script", "style=", "<style"} {
-			if strings.Contains(p.r.body, bad) {
+		body := strings.ReplaceAll(p.r.body, `<script src="/static/cshub.js?v=`+h.web.staticTag+`" defer></script>`, "")
+		for _, bad := range []string{"<script", "style=", "<style", " on"} {
+			if strings.Contains(body, bad+"") && (bad != " on" || regexp.MustCompile(` on[a-z]+=`).MatchString(body)) {
 				t.Errorf("%s: page contains %q, which the CSP forbids", p.name, bad)
 			}
 		}
@@ -533,7 +605,12 @@ func TestSecurityHeaders(t *testing.T) {
 }
 
 func TestRedObjectIsNotFoundForOthers(t *testing.T) {
-	h := newTestHub(t)
+	for _, backend := range hubtest.Backends() {
+		t.Run(backend, func(t *testing.T) { testRedObjectIsNotFoundForOthers(t, newTestHubOn(t, backend)) })
+	}
+}
+
+func testRedObjectIsNotFoundForOthers(t *testing.T, h *testHub) {
 	h.ingest(t, "cert-fr", file(t, "red-finding.json"), "cert-be")
 	const id = "indicator--2fd6d87e-3bbb-528b-ab8e-d2816ad3b1ca"
 	const missing = "indicator--00000000-0000-4000-8000-000000000000"
@@ -634,7 +711,7 @@ func TestNewest(t *testing.T) {
 // serve renders path on srv as u, server-side, with a session issued now.
 func (h *testHub) serve(tb testing.TB, srv http.Handler, u testUser, path string) *httptest.ResponseRecorder {
 	tb.Helper()
-	value, err := h.sessions.Issue(auth.Principal{UserID: u.id, Username: u.username, Org: u.org, Role: hub.RoleAnalyst}, h.clock.Now())
+	value, err := h.sessions.Issue(auth.Principal{UserID: u.id, Username: u.username, Org: u.org, Role: u.role}, h.clock.Now())
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -681,16 +758,29 @@ func TestDashboardCounts(t *testing.T) {
 			}
 		}
 	}
-	body := h.serve(t, h.web, u, "/").Body.String()
+	// Before Start has built the index of references, the store counts countedTypes.
+	unstarted, err := New(Config{KB: h.kb, Dir: h.store, Auth: h.web.auth, Sessions: h.sessions, Now: h.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := h.serve(t, unstarted, u, "/").Body.String()
 	check("per type", body, row("note", 1), row("other types", 1))
 
-	// Counts are reused for a minute; the newest objects are not.
+	// Those counts are reused for a minute; the newest objects are not.
 	h.ingest(t, "cert-fr", bundleOf(note(2, "second", "")))
-	body = h.serve(t, h.web, u, "/").Body.String()
+	body = h.serve(t, unstarted, u, "/").Body.String()
 	check("cached", body, row("note", 1), "note--00000000-0000-4000-8000-000000000002")
 	h.clock.Advance(countsTTL + time.Second)
-	body = h.serve(t, h.web, u, "/").Body.String()
+	body = h.serve(t, unstarted, u, "/").Body.String()
 	check("after the TTL", body, row("note", 2))
+
+	// Once started, the index counts every type by name, afresh.
+	h.ingest(t, "cert-fr", bundleOf(note(3, "third", "")))
+	body = h.serve(t, h.web, u, "/").Body.String()
+	check("index", body, row("note", 3), row("x-acme-widget", 1), `<td class="num">4</td></tr></tfoot>`)
+	if strings.Contains(body, "other types") {
+		t.Error("index: dashboard shows other types")
+	}
 
 	// A store that counts by type counts every type by name, afresh.
 	grouped, err := New(Config{KB: h.kb, Dir: h.store, Objects: groupCounter{h.store}, Auth: h.web.auth, Sessions: h.sessions, Now: h.clock.Now})
@@ -698,7 +788,7 @@ func TestDashboardCounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	body = h.serve(t, grouped, u, "/").Body.String()
-	check("TypeCounter", body, row("note", 2), row("x-acme-widget", 1), `<td class="num">3</td></tr></tfoot>`)
+	check("TypeCounter", body, row("note", 3), row("x-acme-widget", 1), `<td class="num">4</td></tr></tfoot>`)
 	if strings.Contains(body, "other types") {
 		t.Error("TypeCounter: dashboard shows other types")
 	}
