@@ -124,6 +124,12 @@ func subFlags(e *env, group, name string, c *common) *flag.FlagSet {
 		subs = userCommands()
 	case "apikey":
 		subs = keyCommands()
+	case "source":
+		subs = sourceCommands()
+	case "policy":
+		subs = policyCommands()
+	case "exercise":
+		subs = exerciseCommands()
 	}
 	fs.Usage = func() {
 		for _, sc := range subs {

@@ -11,10 +11,13 @@ import (
 	"path/filepath"
 	"time"
 
+	"cshub/internal/collab"
 	"cshub/internal/demo"
+	"cshub/internal/gather"
 	"cshub/internal/hub"
 	"cshub/internal/kb"
 	"cshub/internal/members"
+	"cshub/internal/policy"
 )
 
 // demoCredentials is DATA/demo-credentials.json: how a tester logs in as each demo user.
@@ -156,6 +159,15 @@ func seedDemo(ctx context.Context, a *app) (*demoCredentials, error) {
 	}
 	if len(sum.Rejected) > 0 {
 		return nil, fmt.Errorf("seed scenario: %d objects rejected, first: %s", len(sum.Rejected), sum.Rejected[0].Reason)
+	}
+	if _, err := policy.Seed(ctx, a.kb, gather.New(a.kb, nil), kb.Submission{Org: demo.Operator, Workspace: "community", DefaultTLP: hub.TLPClear}); err != nil {
+		return nil, fmt.Errorf("policy developments: %w", err)
+	}
+	if err := collab.SeedDemo(ctx, collab.New(collab.Config{KB: a.kb, Dir: a.store, Log: a.log})); err != nil {
+		return nil, fmt.Errorf("collaboration demo: %w", err)
+	}
+	if err := exercises(a, m).SeedDemo(ctx, demo.Operator); err != nil {
+		return nil, fmt.Errorf("demo exercise: %w", err)
 	}
 	return creds, nil
 }

@@ -14,14 +14,27 @@ import (
 
 	"cshub/internal/api"
 	"cshub/internal/auth"
+	"cshub/internal/bus"
 	"cshub/internal/certs"
+	"cshub/internal/collab"
+	"cshub/internal/collab/webhook"
+	"cshub/internal/feed"
+	"cshub/internal/gather"
 	"cshub/internal/hub"
 	"cshub/internal/lookup"
+	"cshub/internal/metrics"
+	"cshub/internal/ratelimit"
+	"cshub/internal/schedule"
 	"cshub/internal/search"
 	"cshub/internal/stream"
 	"cshub/internal/taxii"
+	"cshub/internal/warninglist"
 	"cshub/internal/web"
 )
+
+// metricsTokenEnv names the environment variable holding the bearer token that clients other
+// than loopback ones need to read /metrics.
+const metricsTokenEnv = "CSHUB_METRICS_TOKEN"
 
 // serveFlags are the flags of the commands that serve the hub (serve, demo).
 type serveFlags struct {
@@ -32,6 +45,7 @@ type serveFlags struct {
 	insecureHTTP bool
 	clientCerts  string
 	clientCA     string
+	guard        guardFlags
 }
 
 func (f *serveFlags) register(fs interface {
@@ -43,6 +57,7 @@ func (f *serveFlags) register(fs interface {
 	fs.StringVar(&f.tlsKey, "tls-key", "", "TLS private key `file` (PEM), with --tls-cert")
 	fs.BoolVar(&f.insecureHTTP, "insecure-http", false, "serve plain HTTP (only allowed on a loopback address)")
 	fs.StringVar(&f.clientCerts, "client-certs", "", "client certificate mapping `file` (JSON rules: fingerprint or subject+issuer -> org, scope) for machine-to-machine clients")
+	f.guard.register(fs)
 	fs.StringVar(&f.clientCA, "client-ca", "", "CA certificates `file` (PEM) that client certificates mapped by subject and issuer must chain to, with --client-certs")
 }
 
@@ -82,6 +97,13 @@ func serve(ctx context.Context, e *env, a *app, f *serveFlags, ready func(url st
 	if err := followKeyring(ctx, a); err != nil {
 		return err
 	}
+	mx := metrics.NewHub()
+	readiness := mx.Readiness(func(ctx context.Context) error { _, _, err := a.store.Keyring(ctx); return err })
+	busEvents, err := a.bus.Subscribe(ctx, 0)
+	if err != nil {
+		return err
+	}
+	go mx.FollowBus(busEvents)
 	streams := stream.New(stream.Config{Bus: a.bus, KB: a.kb, Dir: a.store, Log: a.log})
 	lookups := lookup.New(a.kb, a.log)
 	n, err := lookups.Start(ctx, a.bus)
@@ -93,18 +115,32 @@ func serve(ctx context.Context, e *env, a *app, f *serveFlags, ready func(url st
 	if err != nil {
 		return err
 	}
-	apiSrv := api.New(api.Config{KB: a.kb, Dir: a.store, Auth: a.auth, Log: a.log, Stream: streams, Lookup: lookups, Search: index, Admin: a.admin, Audit: a.audit})
-	webSrv, err := web.New(web.Config{KB: a.kb, Dir: a.store, Auth: a.auth, Sessions: a.sessions, Audit: a.audit, Log: a.log})
+	readiness.MarkLoaded()
+	gatherer := gather.New(a.kb, nil)
+	features := startGathering(ctx, a, gatherer, f.guard.guard())
+	features = append(features, startCollaboration(ctx, a)...)
+	features = append(features, startExercises(ctx, a))
+	startPeerSync(ctx, a)
+	features = append(features, feed.New(feed.Config{KB: a.kb, Dir: a.store, Warninglists: warninglist.Default(), Log: a.log}))
+	apiSrv := api.New(api.Config{KB: a.kb, Gather: gatherer, Dir: a.store, Auth: a.auth, Log: a.log, Stream: streams, Lookup: lookups, Search: index, Admin: a.admin, Audit: a.audit, Features: features})
+	webSrv, err := web.New(web.Config{KB: a.kb, Dir: a.store, Auth: a.auth, Sessions: a.sessions, Audit: a.audit, Log: a.log,
+		Search: index, Gather: gatherer, Admin: a.admin, Keys: a.barrier, Stream: streams})
 	if err != nil {
 		return err
 	}
+	if err := webSrv.Start(ctx, a.bus); err != nil {
+		return err
+	}
 	mux := http.NewServeMux()
-	mux.Handle("/api/", apiSrv)
+	mux.Handle("/api/", ratelimit.IdleBody(time.Minute, ratelimit.Middleware(ratelimit.DefaultConfig, apiSrv)))
 	mux.Handle("/healthz", apiSrv)
-	mux.Handle(taxii.DiscoveryPath, taxii.New(taxii.Config{KB: a.kb, Dir: a.store, Auth: a.auth, Log: a.log}))
+	mux.Handle("GET /metrics", mx.Handler(e.getenv(metricsTokenEnv)))
+	mux.Handle("GET /readyz", readiness)
+	mux.Handle(taxii.DiscoveryPath, taxii.New(taxii.Config{KB: a.kb, Dir: a.store, Auth: a.auth, Log: a.log, Objects: a.store, Bus: a.bus, Audit: a.audit}))
 	mux.Handle("/", webSrv)
 	srv := &http.Server{
-		Handler: mux,
+		Handler:        mx.Instrument(mux),
+		MaxHeaderBytes: 64 << 10,
 		// Bundles may be large and streams long-lived, so there is no overall read or write
 		// timeout; slow clients are bounded by the header timeout and idle timeout.
 		ReadHeaderTimeout: 10 * time.Second,
@@ -200,6 +236,21 @@ func clientCertificates(a *app, f *serveFlags) (*x509.CertPool, error) {
 		return nil, err
 	}
 	return pool, nil
+}
+
+// startCollaboration returns the collaboration endpoints (sightings, notes, opinions, cases,
+// correlations, webhooks) and starts, on the one replica holding each lease, the correlation
+// notices and the webhook deliveries.
+func startCollaboration(ctx context.Context, a *app) []api.Routes {
+	c := collab.New(collab.Config{KB: a.kb, Dir: a.store, Log: a.log})
+	hooks := webhook.New(a.kb, a.store, c, a.barrier, nil, webhook.Config{Log: a.log})
+	if l, ok := a.bus.(bus.Leaser); ok {
+		schedule.Every(ctx, l, "collab-correlations", time.Minute, func(held context.Context) error { return c.FollowCorrelations(held, a.bus) }, a.log)
+		schedule.Every(ctx, l, "webhook-delivery", time.Minute, func(held context.Context) error { return hooks.Run(held, a.bus, 0) }, a.log)
+	} else {
+		a.log.Warn("no correlation notices or webhook deliveries: the bus grants no leases")
+	}
+	return []api.Routes{collab.Routes{S: c}, webhook.Routes{S: hooks}}
 }
 
 func isLoopback(host string) bool {
