@@ -308,10 +308,10 @@ func startSearch(ctx context.Context, a *app) (*search.Index, error) {
 		return nil, err
 	}
 	a.log.Info("search index built", "objects", index.Len(), "skipped", stats.Skipped, "took", time.Since(start).Round(time.Millisecond))
-	go a.kb.Follow(ctx, events, func(o *hub.Object) {
+	go a.kb.FollowChanges(ctx, events, func(o *hub.Object) {
 		if err := index.Add(o); err != nil {
 			a.log.Warn("search index: object not indexed", "id", o.ID, "err", err)
 		}
-	})
+	}, index.Remove)
 	return index, nil
 }

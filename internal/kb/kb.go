@@ -117,8 +117,15 @@ func (s *Service) open(o *hub.Object) error {
 // is missed in between. An object announced twice is passed twice; callers keep the newest
 // version. events is the caller's subscription, so the caller can ask the bus why it ended.
 func (s *Service) Follow(ctx context.Context, events <-chan hub.Event, fn func(*hub.Object)) {
+	s.FollowChanges(ctx, events, fn, nil)
+}
+
+// FollowChanges is Follow that also follows deletions: after a deleted version, fn gets the
+// latest version that remains, and gone, when not nil, is called with the workspace and id of
+// an object none of whose versions remain.
+func (s *Service) FollowChanges(ctx context.Context, events <-chan hub.Event, fn func(*hub.Object), gone func(workspace, id string)) {
 	for e := range events {
-		if e.Kind != hub.EventObject {
+		if e.Kind != hub.EventObject && e.Kind != hub.EventDelete {
 			continue
 		}
 		objs, err := s.List(ctx, hub.Filter{Viewer: hub.Viewer{System: true}, IDs: []string{e.ObjectID}, Workspaces: []string{e.Workspace}, Limit: 1})
@@ -128,6 +135,9 @@ func (s *Service) Follow(ctx context.Context, events <-chan hub.Event, fn func(*
 		}
 		for _, o := range objs {
 			fn(o)
+		}
+		if len(objs) == 0 && e.Kind == hub.EventDelete && gone != nil {
+			gone(e.Workspace, e.ObjectID)
 		}
 	}
 }

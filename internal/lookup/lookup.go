@@ -106,13 +106,30 @@ func (s *Service) Start(ctx context.Context, b hub.Bus) (int, error) {
 }
 
 func (s *Service) follow(ctx context.Context, b hub.Bus, events <-chan hub.Event) {
-	s.kb.Follow(ctx, events, func(o *hub.Object) {
+	s.kb.FollowChanges(ctx, events, func(o *hub.Object) {
 		if o.Type == "indicator" {
 			s.add(o)
 		}
-	})
+	}, s.remove)
 	if err := bus.Err(b, events); err != nil && !errors.Is(err, context.Canceled) {
 		s.log.Warn("lookup: event stream ended; the index may miss changes until restart", "err", err)
+	}
+}
+
+// remove withdraws the indicator (workspace, id), whose every version was deleted.
+func (s *Service) remove(workspace, id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.removeLocked(workspace + "\x00" + id)
+}
+
+// removeLocked withdraws the indexed version of key, if any. s.mu is held.
+func (s *Service) removeLocked(key string) {
+	if old, ok := s.latest[key]; ok {
+		s.idx.Remove(old)
+		s.refs[old].removed, s.refs[old].pat = true, nil
+		delete(s.latest, key)
+		delete(s.scan, old)
 	}
 }
 
@@ -134,12 +151,7 @@ func (s *Service) add(o *hub.Object) bool {
 	key := o.Workspace + "\x00" + o.ID
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if old, ok := s.latest[key]; ok {
-		s.idx.Remove(old)
-		s.refs[old].removed, s.refs[old].pat = true, nil
-		delete(s.latest, key)
-		delete(s.scan, old)
-	}
+	s.removeLocked(key)
 	if body.Revoked || o.Revoked || body.PatternType != "stix" {
 		return false
 	}
