@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -34,6 +35,9 @@ var migrations embed.FS
 // DB is a hub.Store in a PostgreSQL database. It is safe for concurrent use.
 type DB struct {
 	pool *pgxpool.Pool
+	// unanalysed counts the object rows added since the store last had PostgreSQL refresh its
+	// statistics (see analyzeAfterLoad).
+	unanalysed atomic.Int64
 }
 
 var _ hub.Store = (*DB)(nil)
@@ -155,6 +159,25 @@ func mapErr(err error, format string, args ...any) error {
 
 // utc normalises a time read from PostgreSQL, which pgx gives in the local zone.
 func utc(t time.Time) time.Time { return t.UTC() }
+
+// analyzeEvery is how many added object rows make the store refresh the planner's statistics.
+const analyzeEvery = 50_000
+
+// analyzeAfterLoad refreshes the planner's statistics of the object tables once analyzeEvery
+// rows have been added since the last time. Autovacuum does this on its own schedule, or not at
+// all where it is switched off; until it runs, the statement that settles the latest versions
+// after each batch is planned for an empty table and sorts the whole table per batch (700
+// objects/s at 350,000 rows, 6,300/s after ANALYZE). A failure is not the caller's: the load
+// succeeded, and the next one tries again.
+func (db *DB) analyzeAfterLoad(ctx context.Context, added int) {
+	if db.unanalysed.Add(int64(added)) < analyzeEvery {
+		return
+	}
+	db.unanalysed.Store(0)
+	if _, err := db.pool.Exec(ctx, `ANALYZE objects, object_tokens, object_recipients`); err != nil {
+		db.unanalysed.Store(analyzeEvery)
+	}
+}
 
 // nullTime stores the zero time, "none", as NULL.
 func nullTime(t time.Time) *time.Time {

@@ -136,6 +136,7 @@ func (db *DB) PutObjects(ctx context.Context, objs []*hub.Object, opt hub.PutOpt
 			r.o.Added = at
 		}
 	}
+	db.analyzeAfterLoad(ctx, len(inserted))
 	return len(inserted), nil
 }
 

@@ -2,8 +2,10 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -59,5 +61,52 @@ func TestOpenErrors(t *testing.T) {
 	_, err = postgres.Open(ctx, "postgres://127.0.0.1/x?pool_max_conns=zero")
 	if got := hub.ErrorCode(err); got != hub.EInvalid {
 		t.Errorf("Open with a bad pool size: code %q (%v), want %q", got, err, hub.EInvalid)
+	}
+}
+
+// TestBigLoadRefreshesStatistics: after a load of more rows than the planner last saw, the store
+// has PostgreSQL analyse the object tables itself, since autovacuum may be slow or off and the
+// latest-version fix-up is planned badly without statistics.
+func TestBigLoadRefreshesStatistics(t *testing.T) {
+	ctx := context.Background()
+	u := pgtest.Schema(t)
+	db := open(t, u)
+	if err := db.CreateOrg(ctx, &hub.Org{Code: "cert-fr", Name: "CERT-FR", Country: "FR", Kind: hub.OrgMember, Active: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateWorkspace(ctx, &hub.Workspace{Slug: "community", Kind: hub.WorkspaceCommunity, Members: []string{"cert-fr"}}); err != nil {
+		t.Fatal(err)
+	}
+	analysed := func() bool {
+		c, err := pgx.Connect(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close(ctx)
+		var n int
+		err = c.QueryRow(ctx, `SELECT count(*) FROM pg_stat_user_tables WHERE schemaname = current_schema()
+			AND relname = 'objects' AND (last_analyze IS NOT NULL OR last_autoanalyze IS NOT NULL)`).Scan(&n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n == 1
+	}
+	if analysed() {
+		t.Fatal("the empty table is analysed already: the test would prove nothing")
+	}
+	objs := make([]*hub.Object, 50_000)
+	for i := range objs {
+		id := fmt.Sprintf("indicator--00000000-0000-4000-8000-%012d", i)
+		objs[i] = &hub.Object{ID: id, Type: "indicator", Created: time.Unix(0, 0), Modified: time.Unix(0, 0),
+			Workspace: "community", Author: "cert-fr", TLP: hub.TLPGreen, Body: []byte("sealed")}
+	}
+	if n, err := db.PutObjects(ctx, objs, hub.PutOptions{}); err != nil || n != len(objs) {
+		t.Fatalf("PutObjects: %d, %v", n, err)
+	}
+	// The statistics collector reports asynchronously.
+	for deadline := time.Now().Add(10 * time.Second); !analysed(); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the objects table was not analysed after a load of 50,000 rows")
+		}
 	}
 }
