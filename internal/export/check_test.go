@@ -26,15 +26,16 @@ type ruleOption struct{ name, value string }
 // each name[:value] ended by ';', where quoted strings may hold \" \; \\ escapes and a raw
 // ';' ends an option only outside quotes.
 func parseRule(line string) (header []string, opts []ruleOption, err error) {
+	line = strings.TrimSpace(line)
 	open := strings.IndexByte(line, '(')
-	if open < 0 || !strings.HasSuffix(strings.TrimSpace(line), ")") {
+	if open < 0 || !strings.HasSuffix(line, ")") {
 		return nil, nil, fmt.Errorf("no (options)")
 	}
 	header = strings.Fields(line[:open])
 	if len(header) != 7 {
 		return nil, nil, fmt.Errorf("header has %d fields, want 7", len(header))
 	}
-	body := strings.TrimSpace(line[open+1 : len(strings.TrimSpace(line))-1])
+	body := strings.TrimSpace(line[open+1 : len(line)-1])
 	var cur strings.Builder
 	quoted, escaped := false, false
 	for i := 0; i < len(body); i++ {
