@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -381,18 +382,8 @@ func (s *Service) List(ctx context.Context, org string) ([]Summary, error) {
 		out = append(out, Summary{ID: sc.ID, Name: sc.Name, Description: sc.Description, Role: role, Team: team,
 			Status: e.state.Status, Duration: sc.Duration, Elapsed: Duration(e.state.elapsed(s.now())), Teams: len(sc.Teams), Injects: len(sc.Injects)})
 	}
-	slices.SortFunc(out, func(a, b Summary) int { return cmpString(a.ID, b.ID) })
+	slices.SortFunc(out, func(a, b Summary) int { return strings.Compare(a.ID, b.ID) })
 	return out, nil
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Control names a director's action on a running exercise.
