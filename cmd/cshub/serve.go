@@ -23,6 +23,7 @@ import (
 	"cshub/internal/hub"
 	"cshub/internal/lookup"
 	"cshub/internal/metrics"
+	"cshub/internal/policy"
 	"cshub/internal/ratelimit"
 	"cshub/internal/schedule"
 	"cshub/internal/search"
@@ -118,13 +119,17 @@ func serve(ctx context.Context, e *env, a *app, f *serveFlags, ready func(url st
 	readiness.MarkLoaded()
 	gatherer := gather.New(a.kb, nil)
 	features := startGathering(ctx, a, gatherer, f.guard.guard())
-	features = append(features, startCollaboration(ctx, a)...)
-	features = append(features, startExercises(ctx, a))
+	collabSvc, collabRoutes := startCollaboration(ctx, a)
+	features = append(features, collabRoutes...)
+	exercises := startExercises(ctx, a)
+	features = append(features, exercises)
 	startPeerSync(ctx, a)
-	features = append(features, feed.New(feed.Config{KB: a.kb, Dir: a.store, Warninglists: warninglist.Default(), Log: a.log}))
+	feeds := feed.New(feed.Config{KB: a.kb, Dir: a.store, Warninglists: warninglist.Default(), Log: a.log})
+	features = append(features, feeds)
 	apiSrv := api.New(api.Config{KB: a.kb, Gather: gatherer, Dir: a.store, Auth: a.auth, Log: a.log, Stream: streams, Lookup: lookups, Search: index, Admin: a.admin, Audit: a.audit, Features: features})
 	webSrv, err := web.New(web.Config{KB: a.kb, Dir: a.store, Auth: a.auth, Sessions: a.sessions, Audit: a.audit, Log: a.log,
-		Search: index, Gather: gatherer, Admin: a.admin, Keys: a.barrier, Stream: streams})
+		Search: index, Gather: gatherer, Admin: a.admin, Keys: a.barrier, Stream: streams,
+		Collab: collabSvc, Exercises: exercises, Policy: policy.New(a.kb), Feeds: feeds})
 	if err != nil {
 		return err
 	}
@@ -238,10 +243,10 @@ func clientCertificates(a *app, f *serveFlags) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-// startCollaboration returns the collaboration endpoints (sightings, notes, opinions, cases,
+// startCollaboration returns the collaboration service and its endpoints (sightings, notes, opinions, cases,
 // correlations, webhooks) and starts, on the one replica holding each lease, the correlation
 // notices and the webhook deliveries.
-func startCollaboration(ctx context.Context, a *app) []api.Routes {
+func startCollaboration(ctx context.Context, a *app) (*collab.Service, []api.Routes) {
 	c := collab.New(collab.Config{KB: a.kb, Dir: a.store, Log: a.log})
 	hooks := webhook.New(a.kb, a.store, c, a.barrier, nil, webhook.Config{Log: a.log})
 	if l, ok := a.bus.(bus.Leaser); ok {
@@ -250,7 +255,7 @@ func startCollaboration(ctx context.Context, a *app) []api.Routes {
 	} else {
 		a.log.Warn("no correlation notices or webhook deliveries: the bus grants no leases")
 	}
-	return []api.Routes{collab.Routes{S: c}, webhook.Routes{S: hooks}}
+	return c, []api.Routes{collab.Routes{S: c}, webhook.Routes{S: hooks}}
 }
 
 func isLoopback(host string) bool {

@@ -190,14 +190,14 @@ func (s *Server) adminPost(change adminChange) http.Handler {
 				s.fail(w, r, err)
 				return
 			}
-			ap.Flash, ap.Error, code = "", adminError(err), hub.HTTPStatus(hub.ErrorCode(err))
+			ap.Flash, ap.Error, code = "", formError(err), hub.HTTPStatus(hub.ErrorCode(err))
 		}
 		s.renderAdmin(w, r, code, section, ap)
 	})
 }
 
-// adminError is the message of a refused change, naming the field when there is one.
-func adminError(err error) string {
+// formError is the message of a refused change, naming the field when there is one.
+func formError(err error) string {
 	var he *hub.Error
 	msg := hub.ErrorMessage(err)
 	if errors.As(err, &he) && he.Field != "" && he.Field != "Authorization" {

@@ -8,8 +8,12 @@ import (
 
 	"cshub/internal/auth"
 	"cshub/internal/demo"
+	"cshub/internal/exercise"
+	"cshub/internal/export"
+	"cshub/internal/gather"
 	"cshub/internal/hub"
 	"cshub/internal/kb"
+	"cshub/internal/policy"
 )
 
 // attackAPT28 is APT28 in MITRE ATT&CK, an intrusion set with over a hundred relationships.
@@ -17,7 +21,8 @@ const attackAPT28 = "intrusion-set--bef4c620-0787-42a8-a96d-b7eb6e85917c"
 
 // BenchmarkPages renders each page server-side (no TLS, no network) over the demo data: MITRE
 // ATT&CK Enterprise (24,771 objects) and the seed scenario in the community workspace. The goal
-// is well under 200 ms per page. "dashboard" reuses the counts by type and the statistics for a
+// is well under 200 ms per page. The feature pages run over the demo's take-down case, the
+// policy developments of the seed, a running exercise and a feed of everything. "dashboard" reuses the counts by type and the statistics for a
 // minute, as the server does; "dashboard-uncached" counts afresh each time.
 func BenchmarkPages(b *testing.B) {
 	h := newTestHub(b)
@@ -31,7 +36,22 @@ func BenchmarkPages(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h.ingest(b, "cert-fr", demo.SeedBundle())
+	// The demo's collaboration (the APT28 take-down case), policy developments, an exercise
+	// and a feed, for the feature pages.
+	h.seedDemoCase(b)
+	if _, err := policy.Seed(ctx, h.kb, gather.New(h.kb, nil), kb.Submission{Org: "cert-fr", Workspace: "community", DefaultTLP: hub.TLPClear}); err != nil {
+		b.Fatal(err)
+	}
+	if err := h.exercises.Import(ctx, drill("Brute force wave", "SSH attempts"), exercise.Actor{Org: "hub-operator", User: "bench"}); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := h.exercises.Apply(ctx, "drill", exercise.Actor{Org: "hub-operator", User: "bench"}, exercise.Control{Action: "start"}); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := h.feeds.Create(ctx, "cert-be", "bench", "all", export.Selection{}); err != nil {
+		b.Fatal(err)
+	}
+	takeDown := h.demoCaseID(b)
 	// The fixture syncs the indexes itself; without this, the server's own follower would still
 	// be re-reading the 25k objects announced on the bus while the pages are measured.
 	h.unfollow()
@@ -56,6 +76,15 @@ func BenchmarkPages(b *testing.B) {
 		{"ingest", "/ingest"},
 		{"admin-orgs", "/admin/orgs"},
 		{"admin-keys", "/admin/keys"},
+		{"cases", "/cases"},
+		{"case-apt28-take-down", "/cases/" + takeDown},
+		{"exercises", "/exercises"},
+		{"exercise-team", "/exercises/drill"},
+		{"policy", "/policy"},
+		{"policy-filtered", "/policy?kind=resolution"},
+		{"policy-document", "/policy/A/RES/73/266"},
+		{"feeds", "/feeds"},
+		{"feed-csv", "/feeds/all/csv"},
 	}
 	for _, p := range pages {
 		b.Run(p.name, func(b *testing.B) {

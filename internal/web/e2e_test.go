@@ -206,6 +206,35 @@ func TestBrowserAnalystJourney(t *testing.T) {
 		t.Errorf("after following the graph, title %q, want X-Agent", got)
 	}
 
+	// The demo's take-down case: from the list of cases to its tasks and timeline.
+	h.seedDemoCase(t)
+	takeDown := h.demoCaseID(t)
+	run(t, ctx, "open the cases",
+		chromedp.Click(chromedp.CSS(`.site-nav a[href="/cases"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#cases`)),
+	)
+	shoot(t, ctx, "cases")
+	run(t, ctx, "open the APT28 take-down case",
+		chromedp.Click(chromedp.CSS(`#cases a[href="/cases/`+takeDown+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#case-title`)),
+	)
+	if got := text(t, ctx, "#case-title"); got != "APT28 phishing-domain take-down" {
+		t.Errorf("case page title %q", got)
+	}
+	tasks := text(t, ctx, "#tasks")
+	for _, want := range []string{"Send take-down request to the registrar of senate.group", "Sinkhole adfs-senate.services", "cert-us"} {
+		if !strings.Contains(tasks, want) {
+			t.Errorf("the case's tasks lack %q: %s", want, tasks)
+		}
+	}
+	timeline := text(t, ctx, "#timeline")
+	for _, want := range []string{"case.opened", "task.updated", "objects.linked", "sinkhole ready"} {
+		if !strings.Contains(timeline, want) {
+			t.Errorf("the case's timeline lacks %q: %s", want, timeline)
+		}
+	}
+	shoot(t, ctx, "case")
+
 	// Ingest: paste, preview, drop the domain, save.
 	run(t, ctx, "paste a report",
 		chromedp.Navigate(h.srv.URL+"/ingest"),
@@ -257,12 +286,13 @@ func TestBrowserAnalystJourney(t *testing.T) {
 	shoot(t, ctx, "red-recipient")
 }
 
-// TestBrowserScriptPayloadsDoNotRun opens every page that shows the hostile objects of
-// TestObjectValuesAreEscaped in Chromium, with alert, confirm and prompt replaced before any
+// TestBrowserScriptPayloadsDoNotRun opens every page that shows the hostile objects and
+// feature data of TestObjectValuesAreEscaped in Chromium, with alert, confirm and prompt replaced before any
 // page script runs by a function that records the call: no payload may reach one.
 func TestBrowserScriptPayloadsDoNotRun(t *testing.T) {
 	h := newTestHub(t)
 	sum := h.ingest(t, "cert-fr", bundleOf(hostile()...))
+	hostileCase := hostileFeatures(t, h)
 	ctx := newChrome(t, h)
 	run(t, ctx, "trap dialogs", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 		_, err := cdp.Call(ctx, tg, cdppage.AddScriptToEvaluateOnNewDocument, cdppage.AddScriptToEvaluateOnNewDocumentParams{
@@ -271,7 +301,7 @@ func TestBrowserScriptPayloadsDoNotRun(t *testing.T) {
 		return err
 	}))
 	signIn(t, ctx, h, h.users["cert-be"])
-	paths := []string{"/", "/search?q=alert", "/search?q=script"}
+	paths := []string{"/", "/search?q=alert", "/search?q=script", "/cases", "/cases/" + hostileCase, "/exercises/drill", "/policy/A/RES/73/266"}
 	for _, id := range sum.IDs {
 		paths = append(paths, "/objects/"+id)
 	}

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"cshub/internal/api"
+	"cshub/internal/collab"
+	"cshub/internal/exercise"
 )
 
 // Script payloads that must never reach a page unescaped.
@@ -117,9 +119,23 @@ func TestObjectValuesAreEscaped(t *testing.T) {
 	if _, err := h.admin.CreateOrg(context.Background(), api.LocalOperator("test"), api.NewOrg{Code: "cert-xx", Name: payloadAttr + payloadScript, Country: "XX"}); err != nil {
 		t.Fatal(err)
 	}
+	c := hostileFeatures(t, h)
+
 	b := h.browser(t)
 	b.login(t, h.users["cert-be"])
 	pages := map[string]string{"/": b.get(t, "/").body}
+	for _, path := range []string{"/cases", "/cases/" + c, "/exercises", "/exercises/drill", "/policy/A/RES/73/266",
+		"/policy?actor=" + url.QueryEscape(payloadAttr) + "&kind=" + url.QueryEscape(payloadScript), "/feeds",
+		"/cases/" + c + "?x=" + url.QueryEscape(payloadAttr),
+	} {
+		r := b.get(t, path)
+		if r.code != 200 {
+			t.Fatalf("GET %s = %d", path, r.code)
+		}
+		pages[path] = r.body
+	}
+	pages["/cases (refused task)"] = b.post(t, "/cases/"+c+"/tasks", url.Values{"csrf": {csrfOf(t, pages["/cases"])},
+		"title": {payloadScript}, "assignee": {payloadAttr}, "due": {payloadAttr}}).body
 	for _, path := range []string{"/search?q=alert", "/search?q=" + url.QueryEscape(payloadScript), "/search?type=" + url.QueryEscape(payloadAttr),
 		"/ingest", "/admin/orgs", "/admin/workspaces"} {
 		r := b.get(t, path)
@@ -153,6 +169,14 @@ func TestObjectValuesAreEscaped(t *testing.T) {
 		}
 	}
 	// The payloads are shown as text, escaped, not dropped.
+	for _, path := range []string{"/cases", "/cases/" + c, "/exercises/drill", "/policy/A/RES/73/266"} {
+		if !strings.Contains(pages[path], "&lt;script&gt;alert(1)&lt;/script&gt;") {
+			t.Errorf("%s does not show the payload as escaped text", path)
+		}
+	}
+	if !strings.Contains(pages["/cases (refused task)"], `role="alert"`) {
+		t.Error("the refused task shows no reason")
+	}
 	if !strings.Contains(pages["/objects/intrusion-set--11111111-1111-4111-8111-111111111111"], "&lt;script&gt;alert(1)&lt;/script&gt;") {
 		t.Error("the intrusion set's name is not shown as escaped text")
 	}
@@ -161,4 +185,31 @@ func TestObjectValuesAreEscaped(t *testing.T) {
 	if n := strings.Count(page, `<a href="https://example.org/`); n != 1 {
 		t.Errorf("%d links to the https reference, want 1", n)
 	}
+}
+
+// hostileFeatures gives the hub a case, a task, an exercise inject and a policy citation that
+// carry script payloads, all seen by cert-be (a participant, a blue team, a reader), and
+// returns the case's id.
+func hostileFeatures(tb testing.TB, h *testHub) string {
+	tb.Helper()
+	ctx := context.Background()
+	fr := collab.Actor{Org: "cert-fr", Name: "cert-fr-analyst"}
+	title, desc, parts := payloadScript, payloadAttr+payloadScript, []string{"cert-be"}
+	c, err := h.collab.OpenCase(ctx, fr, "community", collab.CaseInput{Title: &title, Description: &desc, Participants: &parts,
+		ObjectRefs: []string{"intrusion-set--11111111-1111-4111-8111-111111111111"}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := h.collab.AddTask(ctx, fr, c.ID, collab.TaskInput{Title: payloadAttr + payloadScript, Assignee: "cert-be"}); err != nil {
+		tb.Fatal(err)
+	}
+	op := exercise.Actor{Org: "hub-operator", User: "test"}
+	if err := h.exercises.Import(ctx, drill(payloadScript, payloadAttr+payloadScript), op); err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := h.exercises.Apply(ctx, "drill", op, exercise.Control{Action: "start"}); err != nil {
+		tb.Fatal(err)
+	}
+	h.ingest(tb, "cert-fr", bundleOf(citingReport("report--00000000-0000-4000-8000-0000000000a3", payloadScript)))
+	return c.ID
 }

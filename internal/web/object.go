@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"cshub/internal/collab"
 	"cshub/internal/hub"
 )
 
@@ -32,7 +33,15 @@ type objectPage struct {
 	Diff          []propDiff // this version against the one before it
 	Latest        bool
 	More          bool // more than maxRelated referring objects; the first are shown
+	// Claims are the attribution claims about the object with each organisation's assessment,
+	// side by side, when the hub serves collaboration.
+	Claims []*collab.Claim
 }
+
+// attributionTypes are the object types whose pages show the members' assessments of the
+// claims about them: a relationship is a claim itself; an intrusion set or threat actor is
+// the source or target of attribution claims.
+var attributionTypes = []string{"relationship", "intrusion-set", "threat-actor"}
 
 type relRow struct {
 	ID, Type, Direction string // Direction: "out" (this object is the source) or "in"
@@ -96,7 +105,27 @@ func (s *Server) object(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if s.collab != nil && slices.Contains(attributionTypes, o.Type) {
+		if p.Claims, err = s.claims(ctx, u.Org, o); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
 	s.render(w, r, http.StatusOK, "object.html", &page{Title: p.Title(), TLP: o.TLP, Data: p})
+}
+
+// claims returns the attribution claims about o that carry assessments org may see, as collab
+// gives them: o itself when it is a relationship, else the claims naming o as their source or
+// target. Assessments stay each organisation's own; nothing is averaged.
+func (s *Server) claims(ctx context.Context, org string, o *hub.Object) ([]*collab.Claim, error) {
+	if o.Type == "relationship" {
+		cs, err := s.collab.Attribution(ctx, org, o.ID)
+		return slices.DeleteFunc(cs, func(c *collab.Claim) bool { return len(c.Opinions) == 0 }), err
+	}
+	cs, err := s.collab.Attribution(ctx, org, "")
+	return slices.DeleteFunc(cs, func(c *collab.Claim) bool {
+		return c.Object != o.ID && (c.Source == nil || c.Source.ID != o.ID) && (c.Target == nil || c.Target.ID != o.ID)
+	}), err
 }
 
 // versions fills in o's versions in its workspace, newest first, and the differences between

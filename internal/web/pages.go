@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"cshub/internal/access"
+	"cshub/internal/collab"
 	"cshub/internal/hub"
 )
 
@@ -43,10 +44,14 @@ type dashboardPage struct {
 	Newest []objectRow // newest first
 	Stats  *dashStats
 	Live   bool // the live stream is served: the script may follow it
+	// OpenCases are the newest open or in-progress cases the user's organisation may see,
+	// when the hub serves cases.
+	OpenCases []*collab.Case
 }
 
-// dashboard serves GET /: counts of the objects the user may see by type, the newest ones, and
-// the statistics of the last statsDays days on access.PathStats.
+// dashboard serves GET /: counts of the objects the user may see by type, the newest ones, the
+// statistics of the last statsDays days on access.PathStats and, when the hub serves cases,
+// the open cases of collab.Service.
 func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	v := principal(ctx).Viewer
@@ -74,6 +79,12 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.Live = s.stream != nil
+	if s.collab != nil {
+		if d.OpenCases, err = s.openCases(ctx, principal(ctx).Org, openCasesShown); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
 	s.render(w, r, http.StatusOK, "dashboard.html", &page{Title: "Dashboard", Nav: "dashboard", Data: d})
 }
 

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"encoding"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -20,11 +21,18 @@ var timeZero time.Time
 // defines its own "title" and "main" blocks.
 func (s *Server) parseTemplates() error {
 	funcs := template.FuncMap{
-		"tlpClass": tlpClass,
-		"tlpRule":  tlpRule,
-		"date":     formatTime,
-		"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-		"has":      slices.Contains[[]string],
+		"tlpClass":   tlpClass,
+		"tlpRule":    tlpRule,
+		"date":       formatTime,
+		"iso":        func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"has":        slices.Contains[[]string],
+		"policyPath": policyPath,
+		// text writes a value as it marshals to text (export.Age as "30d"), for types
+		// without a String method.
+		"text": func(m encoding.TextMarshaler) (string, error) {
+			b, err := m.MarshalText()
+			return string(b), err
+		},
 	}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {

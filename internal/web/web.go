@@ -1,14 +1,18 @@
 // Package web serves the hub's server-rendered web interface: login, the dashboard, search,
-// object pages, ingest and administration, with html/template templates and static assets
+// object pages, ingest, administration, and, when their services are configured, cases,
+// exercises, the policy tracker and feeds, with html/template templates and static assets
 // embedded in the binary. Every page works without JavaScript; one small script adds keyboard
 // shortcuts and the dashboard's live notice.
 //
 // Every response carries a strict Content-Security-Policy (no inline script or style, nothing
-// from other origins), and every POST form carries a CSRF token bound to the session, or before
+// from other origins; the printable after-action report of an exercise alone may carry its own
+// inline style sheet and nothing else), and every POST form carries a CSRF token bound to the session, or before
 // login to a signed pre-session cookie. Pages read objects only through a hub.Viewer built by
 // package access for the path they serve (access.PathRead for object pages and listings,
 // PathSearch for search, PathStats for the dashboard's statistics), so the web UI shows exactly
-// what the JSON API shows. Administration goes through api.Admin, the API's own rules.
+// what the JSON API shows. Administration goes through api.Admin, the API's own rules, and the
+// feature pages through their services (collab.Service, exercise.Service, policy.Tracker,
+// feed.Service), called for the user's organisation as the API's handlers call them.
 package web
 
 import (
@@ -28,9 +32,13 @@ import (
 	"cshub/internal/api"
 	"cshub/internal/audit"
 	"cshub/internal/auth"
+	"cshub/internal/collab"
+	"cshub/internal/exercise"
+	"cshub/internal/feed"
 	"cshub/internal/gather"
 	"cshub/internal/hub"
 	"cshub/internal/kb"
+	"cshub/internal/policy"
 	"cshub/internal/seal"
 	"cshub/internal/search"
 	"cshub/internal/stream"
@@ -81,6 +89,17 @@ type Config struct {
 	// and the dashboard is then only as fresh as its last load.
 	Stream *stream.Server
 
+	// Collab serves the case pages (/cases/…) and the dashboard's open cases; nil leaves them
+	// out. The pages read and act only through it, so they apply the same case rules as the API.
+	Collab *collab.Service
+	// Exercises serves /exercises/…, read and controlled through the service's roles on
+	// access.PathExercise; nil leaves them out.
+	Exercises *exercise.Service
+	// Policy serves the policy tracker, /policy/…; nil leaves it out.
+	Policy *policy.Tracker
+	// Feeds serves /feeds/…, the user's organisation's feeds; nil leaves them out.
+	Feeds *feed.Service
+
 	Name string       // shown in the header; "" means "cshub"
 	Log  *slog.Logger // nil: discard
 	// Now is the clock sessions are issued by; nil means time.Now. It must agree with the
@@ -102,7 +121,8 @@ type KeyStatus interface {
 }
 
 // Server is the web interface, an http.Handler for "/", "/login", "/logout", "/objects/{id}",
-// "/ingest", "/static/…" and, when configured, "/search", "/admin/…" and "/live". Call Start
+// "/ingest", "/static/…" and, when configured, "/search", "/admin/…", "/live", "/cases/…",
+// "/exercises/…", "/policy/…" and "/feeds/…". Call Start
 // to load the index of references that object pages and the dashboard use. Mount it at "/"
 // beside the JSON API, which keeps "/api/", "/healthz" and "/taxii2/". It is safe for
 // concurrent use.
@@ -118,6 +138,10 @@ type Server struct {
 	admin    *api.Admin
 	keys     KeyStatus
 	stream   *stream.Server
+	collab   *collab.Service
+	exercise *exercise.Service
+	policy   *policy.Tracker
+	feeds    *feed.Service
 	refs     *refIndex
 	csrfKey  []byte
 	name     string
@@ -153,6 +177,7 @@ func New(c Config) (*Server, error) {
 	s := &Server{
 		kb: c.KB, dir: c.Dir, objects: c.Objects, auth: c.Auth, sessions: c.Sessions, audit: c.Audit,
 		search: c.Search, gather: c.Gather, admin: c.Admin, keys: c.Keys, stream: c.Stream, refs: newRefIndex(),
+		collab: c.Collab, exercise: c.Exercises, policy: c.Policy, feeds: c.Feeds,
 		csrfKey: deriveKey(c.Sessions.Key, "cshub web csrf v1"),
 		name:    c.Name, log: c.Log, now: c.Now,
 	}
@@ -218,6 +243,28 @@ func (s *Server) routes() http.Handler {
 	}
 	if s.admin != nil {
 		s.adminRoutes(mux)
+	}
+	if s.collab != nil {
+		mux.Handle("GET /cases", s.authed(s.casesPage))
+		mux.Handle("GET /cases/{id}", s.authed(s.casePage))
+		mux.Handle("POST /cases/{id}/status", s.authed(s.caseChange(s.changeCaseStatus)))
+		mux.Handle("POST /cases/{id}/tasks", s.authed(s.caseChange(s.addCaseTask)))
+		mux.Handle("POST /cases/{id}/tasks/{task}", s.authed(s.caseChange(s.changeCaseTask)))
+	}
+	if s.exercise != nil {
+		mux.Handle("GET /exercises", s.authed(s.exercisesPage))
+		mux.Handle("GET /exercises/{id}", s.authed(s.exercisePage))
+		mux.Handle("GET /exercises/{id}/report", s.authed(s.exerciseReport))
+		mux.Handle("POST /exercises/{id}/control", s.authed(s.exerciseControl))
+	}
+	if s.policy != nil {
+		mux.Handle("GET /policy", s.authed(s.policyPage))
+		mux.Handle("GET /policy/{symbol...}", s.authed(s.policyDocument))
+	}
+	if s.feeds != nil {
+		mux.Handle("GET /feeds", s.authed(s.feedsPage))
+		mux.Handle("GET /feeds/{name}/{format}", s.authed(s.feedFile))
+		mux.Handle("POST /feeds/{name}/delete", s.authed(s.deleteFeed))
 	}
 
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -336,6 +383,9 @@ type page struct {
 	Admin  bool            // the administration pages exist
 	TLP    hub.TLP         // the page's banner; TLPUnset for none
 	Data   any
+
+	// Which of the optional feature pages exist, for the navigation.
+	Cases, Exercises, Policy, Feeds bool
 }
 
 // render executes the page template into a buffer and then sends it, so that a failing template
@@ -345,6 +395,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, code int, name s
 	p.CSS = "/static/cshub.css?v=" + s.staticTag
 	p.JS = "/static/cshub.js?v=" + s.staticTag
 	p.Search, p.Admin = s.search != nil, s.admin != nil
+	p.Cases, p.Exercises, p.Policy, p.Feeds = s.collab != nil, s.exercise != nil, s.policy != nil, s.feeds != nil
 	if p.User == nil {
 		if u := principal(r.Context()); u != nil {
 			p.User = u.Principal
@@ -381,6 +432,20 @@ type viewer struct {
 }
 
 type viewerKey struct{}
+
+// writeForm checks a posted form (CSRF token, size) and that its user may write, and answers
+// the request itself when either fails.
+func (s *Server) writeForm(w http.ResponseWriter, r *http.Request) (*viewer, bool) {
+	if !s.checkForm(w, r, maxFormBody) {
+		return nil, false
+	}
+	u := principal(r.Context())
+	if !u.Allows(hub.ScopeWrite) {
+		s.fail(w, r, errReadOnly)
+		return nil, false
+	}
+	return u, true
+}
 
 func principal(ctx context.Context) *viewer {
 	v, _ := ctx.Value(viewerKey{}).(*viewer)

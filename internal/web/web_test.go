@@ -25,12 +25,18 @@ import (
 	"cshub/internal/audit"
 	"cshub/internal/auth"
 	"cshub/internal/bus"
+	"cshub/internal/collab"
+	"cshub/internal/demo"
+	"cshub/internal/exercise"
+	"cshub/internal/feed"
 	"cshub/internal/hub"
 	"cshub/internal/hubtest"
 	"cshub/internal/kb"
 	"cshub/internal/members"
+	"cshub/internal/policy"
 	"cshub/internal/seal"
 	"cshub/internal/search"
+	"cshub/internal/warninglist"
 )
 
 // clock is the test hub's time, shared by the authenticator, the sessions and the web server.
@@ -74,6 +80,12 @@ type testHub struct {
 	index    *search.Index
 	admin    *api.Admin
 	bus      hub.Bus
+	members  *members.Service
+	// The feature services behind the case, exercise, policy and feed pages.
+	collab    *collab.Service
+	exercises *exercise.Service
+	policy    *policy.Tracker
+	feeds     *feed.Service
 	// unfollow stops the web server following the bus (ingest syncs the indexes directly).
 	unfollow context.CancelFunc
 }
@@ -154,8 +166,13 @@ func newTestHubOn(tb testing.TB, backend string) *testHub {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	h.members = m
+	h.collab = collab.New(collab.Config{KB: h.kb, Dir: st})
+	h.exercises = exercise.New(exercise.Config{KB: h.kb, Dir: st, Workspaces: m, Audit: h.audit})
+	h.policy = policy.New(h.kb)
+	h.feeds = feed.New(feed.Config{KB: h.kb, Dir: st, Warninglists: warninglist.Default()})
 	h.web, err = New(Config{KB: h.kb, Dir: st, Auth: a, Sessions: sessions, Audit: h.audit, Name: "Allied CSHub", Now: clk.Now,
-		Search: h.index, Admin: h.admin, Keys: b})
+		Search: h.index, Admin: h.admin, Keys: b, Collab: h.collab, Exercises: h.exercises, Policy: h.policy, Feeds: h.feeds})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -819,4 +836,41 @@ func TestNewRefusesIncompleteConfig(t *testing.T) {
 			t.Errorf("%s: New succeeded", tc.name)
 		}
 	}
+}
+
+// seedDemoCase gives the hub the demo's collaboration: cert-us and cert-nl join the community
+// workspace as in the demo, the seed scenario is stored there, and collab.SeedDemo opens the
+// "APT28 phishing-domain take-down" case led by cert-fr, with its tasks, links and notes.
+func (h *testHub) seedDemoCase(tb testing.TB) {
+	tb.Helper()
+	ctx := context.Background()
+	op := api.LocalOperator("test")
+	for _, o := range []api.NewOrg{{Code: "cert-us", Name: "CISA/US-CERT (United States)", Country: "US"}, {Code: "cert-nl", Name: "NCSC-NL (Netherlands)", Country: "NL"}} {
+		if _, err := h.admin.CreateOrg(ctx, op, o); err != nil {
+			tb.Fatal(err)
+		}
+		if _, err := h.admin.AddMember(ctx, op, "community", o.Code); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	h.ingest(tb, "cert-fr", demo.SeedBundle())
+	if err := collab.SeedDemo(ctx, h.collab); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// demoCaseID returns the id of the case seedDemoCase opened.
+func (h *testHub) demoCaseID(tb testing.TB) string {
+	tb.Helper()
+	cs, err := h.collab.Cases(context.Background(), "cert-fr", "community")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, c := range cs {
+		if c.Title == "APT28 phishing-domain take-down" {
+			return c.ID
+		}
+	}
+	tb.Fatal("no APT28 take-down case")
+	return ""
 }
