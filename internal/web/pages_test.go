@@ -566,6 +566,7 @@ func testDashboardStats(t *testing.T, h *testHub) {
 			`<title id="timeline-desc">10 new objects in 30 days`, `>Ukraine</a> <span class="muted">(UA)</span></td><td class="num">1</td>`,
 			`>APT28</a></td><td class="num">4</td>`, `>APT28 mail relay 203.0.113.77</a></td><td class="num">2</td>`,
 			`id="cases-title"`,
+			`class="tile l1"><title>Ukraine: targeted by 1</title></rect>`, // the map
 		}, []string{`class="fill-red"`}},
 		{"cert-be", []string{`<title id="timeline-desc">11 new objects in 30 days`, `class="fill-red"`}, nil},
 	}

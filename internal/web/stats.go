@@ -36,6 +36,7 @@ type dashStats struct {
 	Total     int64      // objects added in the window
 	Types     []typeCount
 	Countries []rankRow
+	Map       *countryMap // of Countries; nil when none lies on the map
 	Sets      []rankRow
 	Trending  []rankRow
 	Chart     *barChart
@@ -123,6 +124,7 @@ func (s *Server) computeStats(ctx context.Context, v hub.Viewer, now time.Time) 
 	if st.Trending, err = s.ranking(ctx, v, "indicator--", since, func(r backRef) bool { return r.prop == "sighting_of_ref" }); err != nil {
 		return nil, err
 	}
+	st.Map = newCountryMap(st.Countries)
 	st.Chart = dayChart(st)
 	st.TypeChart = typeChart(st.Types)
 	return st, nil
