@@ -399,13 +399,31 @@ func runMember(ctx context.Context, e *env, name string, args []string) error {
 	return printJSON(e, w)
 }
 
+// newUserFlags registers the flags that name a new user (organisation, user name, role) and
+// returns a function that checks them once parsed.
+func newUserFlags(fs *flag.FlagSet, org, username *string, role *hub.Role, roles string) func() error {
+	fs.StringVar(org, "org", "", "the user's organisation `code` (required)")
+	fs.StringVar(username, "username", "", "the user's login `name` (required)")
+	r := fs.String("role", "", "`role`: "+roles+" (required)")
+	return func() error {
+		switch {
+		case *org == "":
+			return hub.FieldError("org", "required: the organisation the user belongs to")
+		case *username == "":
+			return hub.FieldError("username", "required")
+		case *r == "":
+			return hub.FieldError("role", "required: %s", roles)
+		}
+		*role = hub.Role(*r)
+		return nil
+	}
+}
+
 func runUserAdd(ctx context.Context, e *env, args []string) error {
 	var c common
 	fs := subFlags(e, "user", "add", &c)
 	var n api.NewUser
-	fs.StringVar(&n.Org, "org", "", "the user's organisation `code` (required)")
-	fs.StringVar(&n.Username, "username", "", "the user's login `name` (required)")
-	role := fs.String("role", "", "`role`: admin, analyst, reader, director, or operator in an operator organisation (required)")
+	check := newUserFlags(fs, &n.Org, &n.Username, &n.Role, "admin, analyst, reader, director, or operator in an operator organisation")
 	fs.BoolVar(&n.TOTP, "totp", false, "enrol a TOTP second factor now and show its secret once")
 	stdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input instead of generating one")
 	pos, err := parse(fs, args)
@@ -415,16 +433,9 @@ func runUserAdd(ctx context.Context, e *env, args []string) error {
 	if err := noArgs(pos); err != nil {
 		return err
 	}
-	if n.Org == "" {
-		return hub.FieldError("org", "required: the organisation the user belongs to")
+	if err := check(); err != nil {
+		return err
 	}
-	if n.Username == "" {
-		return hub.FieldError("username", "required")
-	}
-	if *role == "" {
-		return hub.FieldError("role", "required: admin, analyst, reader, director or operator")
-	}
-	n.Role = hub.Role(*role)
 	if *stdin {
 		line, err := bufio.NewReader(e.stdin).ReadString('\n')
 		if err != nil && line == "" {
@@ -448,9 +459,7 @@ func runUserInvite(ctx context.Context, e *env, args []string) error {
 	var c common
 	fs := subFlags(e, "user", "invite", &c)
 	var n api.NewInvitation
-	fs.StringVar(&n.Org, "org", "", "the user's organisation `code` (required)")
-	fs.StringVar(&n.Username, "username", "", "the user's login `name` (required)")
-	role := fs.String("role", "", "`role`: admin, analyst, reader or director (required)")
+	check := newUserFlags(fs, &n.Org, &n.Username, &n.Role, "admin, analyst, reader or director")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -458,15 +467,9 @@ func runUserInvite(ctx context.Context, e *env, args []string) error {
 	if err := noArgs(pos); err != nil {
 		return err
 	}
-	switch {
-	case n.Org == "":
-		return hub.FieldError("org", "required: the organisation the user belongs to")
-	case n.Username == "":
-		return hub.FieldError("username", "required")
-	case *role == "":
-		return hub.FieldError("role", "required: admin, analyst, reader or director")
+	if err := check(); err != nil {
+		return err
 	}
-	n.Role = hub.Role(*role)
 	s, err := openAdmin(ctx, e, &c)
 	if err != nil {
 		return err

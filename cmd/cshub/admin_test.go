@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -133,6 +134,10 @@ func TestAdminCommands(t *testing.T) {
 	}
 	if !strings.Contains(out, "local:tester") {
 		t.Errorf("audit log does not name the local operator:\n%s", out)
+	}
+	fails("role:", runUser, "invite", "--org", "cert-fr", "--username", "fr-invitee")
+	if inv := ok(runUser, "", "invite", "--org", "cert-fr", "--username", "fr-invitee", "--role", "analyst"); !strings.HasPrefix(fmt.Sprint(inv["token"]), "cshub_") {
+		t.Errorf("user invite: %v, want a one-time token", inv)
 	}
 }
 
