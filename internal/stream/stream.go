@@ -468,24 +468,6 @@ func writeError(w http.ResponseWriter, err error) {
 	}
 	b.Error.Code, b.Error.Field, b.Error.Message = code, hub.ErrorField(err), hub.ErrorMessage(err)
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status(code))
+	w.WriteHeader(hub.HTTPStatus(code))
 	json.NewEncoder(w).Encode(b)
-}
-
-// status maps the codes Serve can meet before a stream starts to their HTTP status, as the API
-// does.
-func status(code string) int {
-	switch code {
-	case hub.EInvalid:
-		return http.StatusBadRequest
-	case hub.ENotFound:
-		return http.StatusNotFound
-	case hub.EForbidden:
-		return http.StatusForbidden
-	case hub.EUnauthorized:
-		return http.StatusUnauthorized
-	case hub.ESealed, hub.EUnavailable:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
 }
