@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -1007,44 +1006,10 @@ func (a *Admin) RevokeAPIKey(ctx context.Context, p *auth.Principal, id string) 
 // maxAdminBody bounds the body of an administration request: a few small fields.
 const maxAdminBody = 64 << 10
 
-// decode reads one JSON object from r's body into v, refusing unknown fields. Errors name the
-// field, or "body".
+// decode reads one JSON object from r's body into v, as DecodeJSON does, bounded by
+// maxAdminBody.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAdminBody))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil {
-		if dec.More() {
-			return hub.FieldError("body", "holds more than one JSON value")
-		}
-		return nil
-	}
-	var ute *json.UnmarshalTypeError
-	var mbe *http.MaxBytesError
-	switch {
-	case errors.As(err, &ute) && ute.Field != "":
-		return hub.FieldError(ute.Field, "must be a JSON %s, not %s", jsonKind(ute.Type.Kind().String()), ute.Value)
-	case errors.As(err, &mbe):
-		return &hub.Error{Code: hub.ETooLarge, Field: "body", Message: fmt.Sprintf("larger than %d bytes", maxAdminBody)}
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
-		return hub.FieldError(name, "unknown field")
-	}
-	return hub.FieldError("body", "not a JSON object: %v", err)
-}
-
-func jsonKind(goKind string) string {
-	switch {
-	case strings.HasPrefix(goKind, "int"), strings.HasPrefix(goKind, "uint"), strings.HasPrefix(goKind, "float"):
-		return "number"
-	case goKind == "bool":
-		return "boolean"
-	case goKind == "slice":
-		return "array"
-	case goKind == "struct", goKind == "map":
-		return "object"
-	}
-	return goKind
+	return DecodeJSON(http.MaxBytesReader(w, r.Body, maxAdminBody), v)
 }
 
 // reply writes v, or err through s.error.

@@ -75,7 +75,7 @@ func ReadCertRules(r io.Reader) (*auth.MTLSMapping, error) {
 	if err := dec.Decode(&rules); err != nil {
 		var ute *json.UnmarshalTypeError
 		if errors.As(err, &ute) && ute.Field != "" {
-			return nil, hub.FieldError("certificates."+ute.Field, "must be a JSON %s", jsonKind(ute.Type.Kind().String()))
+			return nil, hub.FieldError("certificates."+ute.Field, "must be a JSON %s", jsonKind(ute.Type.Kind()))
 		}
 		return nil, hub.FieldError("certificates", "not a JSON array of rules: %v", err)
 	}

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"cshub/internal/collab"
-	"cshub/internal/hub"
 )
 
 func FuzzParseMentions(f *testing.F) {
@@ -28,23 +27,6 @@ func FuzzParseMentions(f *testing.F) {
 					t.Fatalf("ParseMentions(%q) = %q: not an organisation code", s, code)
 				}
 			}
-		}
-	})
-}
-
-func FuzzDecodeJSON(f *testing.F) {
-	for _, s := range []string{`{"sighting_of_ref":"indicator--x","count":3}`, `{"count":"x"}`, `{"nope":1}`, `{} {}`, `[`, ``, `{"where_sighted_refs":[1]}`} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		var in collab.SightingInput
-		err := collab.DecodeJSON(strings.NewReader(string(b)), &in)
-		if err == nil {
-			return
-		}
-		// Every refusal is an EInvalid that names what is wrong.
-		if hub.ErrorCode(err) != hub.EInvalid || hub.ErrorField(err) == "" {
-			t.Fatalf("DecodeJSON(%q) = %v: want EInvalid naming a field", b, err)
 		}
 	})
 }

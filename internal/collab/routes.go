@@ -1,12 +1,7 @@
 package collab
 
 import (
-	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
-	"reflect"
-	"strings"
 
 	"cshub/internal/api"
 	"cshub/internal/auth"
@@ -63,7 +58,7 @@ func (rs Routes) Routes(r *api.Router) {
 
 	write("POST /api/v1/sightings", http.StatusCreated, func(req *http.Request, p *auth.Principal) (any, error) {
 		var in SightingInput
-		if err := DecodeJSON(req.Body, &in); err != nil {
+		if err := api.DecodeJSON(req.Body, &in); err != nil {
 			return nil, err
 		}
 		return s.RecordSighting(req.Context(), actor(p), in)
@@ -73,7 +68,7 @@ func (rs Routes) Routes(r *api.Router) {
 	})
 	write("POST /api/v1/notes", http.StatusCreated, func(req *http.Request, p *auth.Principal) (any, error) {
 		var in NoteInput
-		if err := DecodeJSON(req.Body, &in); err != nil {
+		if err := api.DecodeJSON(req.Body, &in); err != nil {
 			return nil, err
 		}
 		return s.AddNote(req.Context(), actor(p), in)
@@ -90,7 +85,7 @@ func (rs Routes) Routes(r *api.Router) {
 	})
 	write("POST /api/v1/opinions", http.StatusCreated, func(req *http.Request, p *auth.Principal) (any, error) {
 		var in OpinionInput
-		if err := DecodeJSON(req.Body, &in); err != nil {
+		if err := api.DecodeJSON(req.Body, &in); err != nil {
 			return nil, err
 		}
 		return s.RecordOpinion(req.Context(), actor(p), in)
@@ -100,7 +95,7 @@ func (rs Routes) Routes(r *api.Router) {
 	})
 	write("POST /api/v1/workspaces/{ws}/cases", http.StatusCreated, func(req *http.Request, p *auth.Principal) (any, error) {
 		var in CaseInput
-		if err := DecodeJSON(req.Body, &in); err != nil {
+		if err := api.DecodeJSON(req.Body, &in); err != nil {
 			return nil, err
 		}
 		return s.OpenCase(req.Context(), actor(p), req.PathValue("ws"), in)
@@ -113,21 +108,21 @@ func (rs Routes) Routes(r *api.Router) {
 	})
 	write("PATCH /api/v1/cases/{id}", http.StatusOK, func(req *http.Request, p *auth.Principal) (any, error) {
 		var in CaseInput
-		if err := DecodeJSON(req.Body, &in); err != nil {
+		if err := api.DecodeJSON(req.Body, &in); err != nil {
 			return nil, err
 		}
 		return s.UpdateCase(req.Context(), actor(p), req.PathValue("id"), in)
 	})
 	write("POST /api/v1/cases/{id}/tasks", http.StatusCreated, func(req *http.Request, p *auth.Principal) (any, error) {
 		var in TaskInput
-		if err := DecodeJSON(req.Body, &in); err != nil {
+		if err := api.DecodeJSON(req.Body, &in); err != nil {
 			return nil, err
 		}
 		return s.AddTask(req.Context(), actor(p), req.PathValue("id"), in)
 	})
 	write("PATCH /api/v1/cases/{id}/tasks/{task}", http.StatusOK, func(req *http.Request, p *auth.Principal) (any, error) {
 		var in TaskInput
-		if err := DecodeJSON(req.Body, &in); err != nil {
+		if err := api.DecodeJSON(req.Body, &in); err != nil {
 			return nil, err
 		}
 		return s.UpdateTask(req.Context(), actor(p), req.PathValue("id"), req.PathValue("task"), in)
@@ -136,7 +131,7 @@ func (rs Routes) Routes(r *api.Router) {
 		var in struct {
 			ObjectRefs []string `json:"object_refs"`
 		}
-		if err := DecodeJSON(req.Body, &in); err != nil {
+		if err := api.DecodeJSON(req.Body, &in); err != nil {
 			return nil, err
 		}
 		return s.Link(req.Context(), actor(p), req.PathValue("id"), in.ObjectRefs)
@@ -147,60 +142,4 @@ func (rs Routes) Routes(r *api.Router) {
 	get("GET /api/v1/correlations", func(req *http.Request, p *auth.Principal) (any, error) {
 		return s.Correlations(req.Context(), p.Org, req.URL.Query().Get("object"))
 	})
-}
-
-// DecodeJSON decodes one JSON object from r into v, refusing unknown fields and trailing data.
-// Its errors are EInvalid naming the offending field ("body" when none can be named), or
-// ETooLarge when r is an http.MaxBytesReader that hit its limit.
-func DecodeJSON(r io.Reader, v any) error {
-	d := json.NewDecoder(r)
-	d.DisallowUnknownFields()
-	err := d.Decode(v)
-	if err == nil {
-		if d.More() {
-			return hub.FieldError("body", "one JSON object expected, more data follows it")
-		}
-		return nil
-	}
-	var mbe *http.MaxBytesError
-	var te *json.UnmarshalTypeError
-	var se *json.SyntaxError
-	switch {
-	case errors.As(err, &mbe):
-		return &hub.Error{Code: hub.ETooLarge, Field: "body", Message: "the body is too large"}
-	case errors.As(err, &te):
-		field := te.Field
-		if field == "" {
-			field = "body"
-		}
-		return hub.FieldError(field, "must be a JSON %s, not %s", jsonKind(te.Type.Kind()), te.Value)
-	case errors.As(err, &se):
-		return hub.FieldError("body", "not JSON: %s at byte %d", se.Error(), se.Offset)
-	case errors.Is(err, io.EOF):
-		return hub.FieldError("body", "empty; a JSON object expected")
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return hub.FieldError("body", "the JSON object is cut short")
-	}
-	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		if name = strings.Trim(name, `"`); name != "" {
-			return hub.FieldError(name, "unknown field")
-		}
-		return hub.FieldError("body", "a property with an empty name")
-	}
-	return hub.FieldError("body", "%s", err.Error())
-}
-
-// jsonKind names the JSON type a Go value of kind k is decoded from.
-func jsonKind(k reflect.Kind) string {
-	switch k {
-	case reflect.String:
-		return "string"
-	case reflect.Bool:
-		return "boolean"
-	case reflect.Slice, reflect.Array:
-		return "array"
-	case reflect.Map, reflect.Struct:
-		return "object"
-	}
-	return "number"
 }

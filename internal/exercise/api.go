@@ -1,7 +1,6 @@
 package exercise
 
 import (
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -101,14 +100,8 @@ func (s *Service) Routes(r *api.Router) {
 
 // decode reads an optional JSON body into v; an empty body leaves v as it is.
 func decode(r io.Reader, v any) error {
-	dec := json.NewDecoder(r)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return hub.Errorf(hub.ETooLarge, "the request body is too large")
-		}
-		return hub.FieldError("body", "not the expected JSON: %v", err)
+	if err := api.DecodeJSON(r, v); err != nil && !errors.Is(err, io.EOF) {
+		return err
 	}
 	return nil
 }

@@ -1,10 +1,7 @@
 package sources
 
 import (
-	"encoding/json"
-	"errors"
 	"net/http"
-	"strconv"
 
 	"cshub/internal/access"
 	"cshub/internal/api"
@@ -39,14 +36,8 @@ func (rt Routes) Routes(r *api.Router) {
 	})
 	r.Handle("POST /api/v1/sources", hub.ScopeWrite, func(w http.ResponseWriter, req *http.Request, p *auth.Principal) error {
 		var n NewSource
-		dec := json.NewDecoder(http.MaxBytesReader(w, req.Body, 64<<10))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&n); err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				return &hub.Error{Code: hub.ETooLarge, Field: "body", Message: "a subscription is at most " + strconv.FormatInt(mbe.Limit, 10) + " bytes"}
-			}
-			return &hub.Error{Code: hub.EInvalid, Field: "body", Message: "not a subscription {name, url, kind, workspace, tlp}: " + err.Error(), Err: err}
+		if err := api.DecodeJSON(http.MaxBytesReader(w, req.Body, 64<<10), &n); err != nil {
+			return err
 		}
 		n.Org, n.Actor = p.Org, p.Username
 		src, err := rt.Sources.Add(req.Context(), n)

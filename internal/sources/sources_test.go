@@ -300,7 +300,7 @@ func TestRoutes(t *testing.T) {
 				t.Errorf("delete: %d %s", status, out)
 			}
 			bad, _ := json.Marshal(map[string]string{"url": fs.URL + "/news.xml", "kind": "news", "workspace": "community", "colour": "red"})
-			if status, out := srv.Do(t, h.Keys["cert-fr"], "POST", "/api/v1/sources", bad); status != 400 || !strings.Contains(string(out), `"field":"body"`) {
+			if status, out := srv.Do(t, h.Keys["cert-fr"], "POST", "/api/v1/sources", bad); status != 400 || !strings.Contains(string(out), `"field":"colour"`) {
 				t.Errorf("unknown property: %d %s", status, out)
 			}
 		})

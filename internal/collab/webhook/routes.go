@@ -5,7 +5,6 @@ import (
 
 	"cshub/internal/api"
 	"cshub/internal/auth"
-	"cshub/internal/collab"
 	"cshub/internal/hub"
 )
 
@@ -26,7 +25,7 @@ func (rs Routes) Routes(r *api.Router) {
 	r.Handle("POST /api/v1/webhooks", hub.ScopeAdmin, func(w http.ResponseWriter, req *http.Request, p *auth.Principal) error {
 		r.LimitBody(w, req)
 		var in Input
-		if err := collab.DecodeJSON(req.Body, &in); err != nil {
+		if err := api.DecodeJSON(req.Body, &in); err != nil {
 			return err
 		}
 		reg, err := s.Register(req.Context(), p.Org, p.Username, in)

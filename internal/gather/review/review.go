@@ -8,7 +8,6 @@
 package review
 
 import (
-	"encoding/json"
 	"errors"
 	"io"
 	"mime"
@@ -126,10 +125,5 @@ func (rt Routes) decode(w http.ResponseWriter, req *http.Request, p *auth.Princi
 		return err
 	}
 	// The text is bounded by gather.MaxText; JSON escaping may double it, and the rest is small.
-	dec := json.NewDecoder(http.MaxBytesReader(w, req.Body, 2*gather.MaxText+64<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return bodyError(err)
-	}
-	return nil
+	return api.DecodeJSON(http.MaxBytesReader(w, req.Body, 2*gather.MaxText+64<<10), v)
 }
