@@ -28,6 +28,7 @@ type Options struct {
 	Runs      int    // repeat each ATT&CK measurement this many times and report the median; at least 1
 	Postgres  string // when set, also measure ingest into the PostgreSQL database at this URL
 	Synthetic int    // when above 0, also ingest this many synthetic indicators, once per store
+	Correlate int    // when above 0, also measure correlation against a store of this many values
 }
 
 // Run measures the figures o selects, ATT&CK (bundle, as from Attack) first, and returns them
@@ -39,12 +40,22 @@ func Run(ctx context.Context, bundle []byte, o Options) ([]Row, error) {
 	if o.Synthetic < 0 {
 		return nil, hub.FieldError("synthetic", "must not be negative, not %d", o.Synthetic)
 	}
+	if o.Correlate < 0 {
+		return nil, hub.FieldError("correlate", "must not be negative, not %d", o.Correlate)
+	}
 	rows, err := Ingest(ctx, o.Dir, bundle, o.Runs)
 	if err != nil {
 		return nil, err
 	}
 	if o.Synthetic > 0 {
 		more, err := IngestSyntheticSQLite(ctx, o.Dir, o.Synthetic)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, more...)
+	}
+	if o.Correlate > 0 {
+		more, err := Correlate(ctx, o.Dir, o.Correlate, correlateEvent)
 		if err != nil {
 			return nil, err
 		}

@@ -81,18 +81,21 @@ type entry struct {
 	live  bool
 }
 
+// objectKey names an object as the store does: by workspace and id.
+type objectKey struct{ workspace, id string }
+
 // Index is the correlation index. The zero value is not usable; call New. It is safe for
 // concurrent use: one writer or many readers at a time.
 type Index struct {
 	commonAfter int
 
 	mu        sync.RWMutex
-	entries   []entry          // by Ref; guarded by mu
-	freeRefs  []Ref            // refs of removed entries, for reuse; guarded by mu
-	byKey     map[string]Ref   // workspace+"\x00"+id → ref; guarded by mu
-	byToken   map[Token]uint32 // token → index into nodes; guarded by mu
-	nodes     []node           // guarded by mu
-	freeNodes []uint32         // nodes no object holds any more, for reuse; guarded by mu
+	entries   []entry           // by Ref; guarded by mu
+	freeRefs  []Ref             // refs of removed entries, for reuse; guarded by mu
+	byKey     map[objectKey]Ref // guarded by mu
+	byToken   map[Token]uint32  // token → index into nodes; guarded by mu
+	nodes     []node            // guarded by mu
+	freeNodes []uint32          // nodes no object holds any more, for reuse; guarded by mu
 }
 
 // New returns an empty Index whose values held by more than commonAfter objects become
@@ -101,7 +104,7 @@ func New(commonAfter int) *Index {
 	if commonAfter <= 0 {
 		commonAfter = DefaultCommonAfter
 	}
-	return &Index{commonAfter: commonAfter, byKey: map[string]Ref{}, byToken: map[Token]uint32{}}
+	return &Index{commonAfter: commonAfter, byKey: map[objectKey]Ref{}, byToken: map[Token]uint32{}}
 }
 
 // Grow makes room for about objects more objects holding values more values, so that a
@@ -113,7 +116,7 @@ func (x *Index) Grow(objects, values int) {
 		x.byToken = make(map[Token]uint32, values)
 	}
 	if len(x.byKey) == 0 {
-		x.byKey = make(map[string]Ref, objects)
+		x.byKey = make(map[objectKey]Ref, objects)
 	}
 	x.nodes = growCap(x.nodes, values)
 	x.entries = growCap(x.entries, objects)
@@ -146,7 +149,7 @@ type Change struct {
 func (x *Index) Put(o Object, tokens []Token) []Change {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	key := o.Workspace + "\x00" + o.ID
+	key := objectKey{o.Workspace, o.ID}
 	if old, ok := x.byKey[key]; ok {
 		x.removeLocked(old)
 		delete(x.byKey, key)
@@ -226,7 +229,7 @@ func (x *Index) newNode(t Token) uint32 {
 func (x *Index) Remove(workspace, id string) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	key := workspace + "\x00" + id
+	key := objectKey{workspace, id}
 	if ref, ok := x.byKey[key]; ok {
 		x.removeLocked(ref)
 		delete(x.byKey, key)
@@ -278,7 +281,7 @@ type Link struct {
 func (x *Index) Links(workspace, id string) []Link {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	ref, ok := x.byKey[workspace+"\x00"+id]
+	ref, ok := x.byKey[objectKey{workspace, id}]
 	if !ok {
 		return nil
 	}
