@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestCorrelate runs the correlation figures on a small store and checks that the workload
@@ -43,5 +44,29 @@ func BenchmarkCorrelate(b *testing.B) {
 		b.ReportMetric(rows[0].Base, "baseline-map-ms")
 		b.ReportMetric(rows[1].Value, "event-ms")
 		b.ReportMetric(rows[1].Base, "baseline-event-ms")
+	}
+}
+
+// TestMatchAPI runs the match endpoint figure briefly and checks that it measured both sides.
+func TestMatchAPI(t *testing.T) {
+	rows, err := MatchAPI(context.Background(), t.TempDir(), 500, 100*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1 || rows[0].Value <= 0 || rows[0].Base <= 0 || rows[0].Unit != "values/s" {
+		t.Errorf("rows: %+v", rows)
+	}
+}
+
+// BenchmarkMatchAPI reports POST /api/v1/match values per second over loopback beside the
+// lookup service in process, on a hub of 100,000 indicators.
+func BenchmarkMatchAPI(b *testing.B) {
+	for range b.N {
+		rows, err := MatchAPI(context.Background(), b.TempDir(), 100_000, 5*time.Second)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(rows[0].Value, "values/s")
+		b.ReportMetric(rows[0].Base, "baseline-values/s")
 	}
 }
