@@ -95,19 +95,11 @@ func (c *correlator) put(ws string, i uint64, typ, value string) (int, error) {
 // has beside it the same values canonicalised and tokenised into a bare Go map in the same run
 // (inserting them all, looking the event's up): the floor, without links.
 func Correlate(ctx context.Context, dir string, n, event int) ([]Row, error) {
-	st, err := sqlite.Open(filepath.Join(dir, "correlate.db"))
+	st, b, err := sealedStore(ctx, filepath.Join(dir, "correlate.db"))
 	if err != nil {
 		return nil, err
 	}
 	defer st.Close()
-	b := seal.New(st)
-	root, err := seal.NewRootKey()
-	if err != nil {
-		return nil, err
-	}
-	if err := b.Initialize(ctx, root); err != nil {
-		return nil, err
-	}
 	w := NewCorrelationWorkload(n, 1)
 
 	// The baselines first, so that their garbage is gone before the index is built.
@@ -181,3 +173,22 @@ func Correlate(ctx context.Context, dir string, n, event int) ([]Row, error) {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// sealedStore opens a new SQLite store at path with an initialised barrier over it. The caller
+// closes the store.
+func sealedStore(ctx context.Context, path string) (*sqlite.DB, *seal.Barrier, error) {
+	st, err := sqlite.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	b := seal.New(st)
+	root, err := seal.NewRootKey()
+	if err == nil {
+		err = b.Initialize(ctx, root)
+	}
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return st, b, nil
+}

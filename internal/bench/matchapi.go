@@ -23,8 +23,6 @@ import (
 	"cshub/internal/kb"
 	"cshub/internal/lookup"
 	"cshub/internal/members"
-	"cshub/internal/seal"
-	"cshub/internal/store/sqlite"
 )
 
 // matchBatch is how many values one POST /api/v1/match carries, as the issue names it.
@@ -37,19 +35,11 @@ const matchBatch = 1000
 // by the lookup service in process, without HTTP or JSON, as many goroutines: the floor the
 // endpoint adds its transport and encoding to.
 func MatchAPI(ctx context.Context, dir string, indicators int, d time.Duration) ([]Row, error) {
-	st, err := sqlite.Open(filepath.Join(dir, "match.db"))
+	st, b, err := sealedStore(ctx, filepath.Join(dir, "match.db"))
 	if err != nil {
 		return nil, err
 	}
 	defer st.Close()
-	b := seal.New(st)
-	root, err := seal.NewRootKey()
-	if err != nil {
-		return nil, err
-	}
-	if err := b.Initialize(ctx, root); err != nil {
-		return nil, err
-	}
 	if err := b.AddWorkspace(ctx, "bench"); err != nil {
 		return nil, err
 	}
