@@ -44,6 +44,8 @@ func BenchmarkCorrelate(b *testing.B) {
 		b.ReportMetric(rows[0].Base, "baseline-map-ms")
 		b.ReportMetric(rows[1].Value, "event-ms")
 		b.ReportMetric(rows[1].Base, "baseline-event-ms")
+		b.Log(rows[0].Name)
+		b.Log(rows[1].Name)
 	}
 }
 
@@ -68,5 +70,6 @@ func BenchmarkMatchAPI(b *testing.B) {
 		}
 		b.ReportMetric(rows[0].Value, "values/s")
 		b.ReportMetric(rows[0].Base, "baseline-values/s")
+		b.Log(rows[0].Name)
 	}
 }
