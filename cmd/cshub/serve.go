@@ -63,7 +63,7 @@ func (f *serveFlags) register(fs interface {
 	fs.StringVar(&f.clientCerts, "client-certs", "", "client certificate mapping `file` (JSON rules: fingerprint or subject+issuer -> org, scope) for machine-to-machine clients")
 	f.guard.register(fs)
 	fs.StringVar(&f.clientCA, "client-ca", "", "CA certificates `file` (PEM) that client certificates mapped by subject and issuer must chain to, with --client-certs")
-	fs.IntVar(&f.commonAfter, "common-value-after", correlation.DefaultCommonAfter, "a value held by more than `N` objects links them to one common-value node instead of to each other")
+	fs.IntVar(&f.commonAfter, "common-value-after", correlation.DefaultCommonAfter, "a value held by more than `N` objects links them to one common-value node instead of to each other (0: the default)")
 }
 
 func runServe(ctx context.Context, e *env, args []string) error {
@@ -254,8 +254,8 @@ func clientCertificates(a *app, f *serveFlags) (*x509.CertPool, error) {
 // correlations, webhooks), loads the correlation links, and starts, on the one replica holding
 // each lease, the correlation notices and the webhook deliveries.
 func startCollaboration(ctx context.Context, a *app, commonAfter int) (*collab.Service, []api.Routes, error) {
-	if commonAfter < 1 {
-		return nil, nil, fmt.Errorf("--common-value-after must be at least 1, not %d", commonAfter)
+	if commonAfter < 0 {
+		return nil, nil, fmt.Errorf("--common-value-after must not be negative, not %d", commonAfter)
 	}
 	c := collab.New(collab.Config{KB: a.kb, Dir: a.store, Log: a.log, CommonAfter: commonAfter})
 	n, err := c.StartLinks(ctx, a.bus)
