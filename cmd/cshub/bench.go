@@ -13,6 +13,8 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	runs := fs.Int("runs", 3, "repeat each measurement `N` times and report the median")
 	store := fs.String("store", "", "also measure ingest into the PostgreSQL database at `URL`, in schemas of its own dropped after")
 	synthetic := fs.Int("synthetic", 0, "also ingest `N` synthetic indicators, once into each store")
+	correlate := fs.Int("correlate", 1_000_000, "correlate a new 10,000-value event against a store of `N` values, and recorrelate them all (0: skip)")
+	match := fs.Int("match", 20_000, "measure POST /api/v1/match over loopback against a hub of `N` synthetic indicators (0: skip)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -28,7 +30,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	rows, err := bench.Run(ctx, bundle, bench.Options{Dir: dir, Runs: *runs, Postgres: *store, Synthetic: *synthetic})
+	rows, err := bench.Run(ctx, bundle, bench.Options{Dir: dir, Runs: *runs, Postgres: *store, Synthetic: *synthetic, Correlate: *correlate, Match: *match})
 	if err != nil {
 		return err
 	}

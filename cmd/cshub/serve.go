@@ -18,6 +18,7 @@ import (
 	"cshub/internal/certs"
 	"cshub/internal/collab"
 	"cshub/internal/collab/webhook"
+	"cshub/internal/correlation"
 	"cshub/internal/feed"
 	"cshub/internal/gather"
 	"cshub/internal/hub"
@@ -47,11 +48,13 @@ type serveFlags struct {
 	clientCerts  string
 	clientCA     string
 	guard        guardFlags
+	commonAfter  int // correlation links: holders above which a value becomes a common-value node
 }
 
 func (f *serveFlags) register(fs interface {
 	StringVar(*string, string, string, string)
 	BoolVar(*bool, string, bool, string)
+	IntVar(*int, string, int, string)
 }) {
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:8443", "`HOST:PORT` to listen on")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate `file` (PEM); default: a self-signed one made in the data directory")
@@ -60,6 +63,7 @@ func (f *serveFlags) register(fs interface {
 	fs.StringVar(&f.clientCerts, "client-certs", "", "client certificate mapping `file` (JSON rules: fingerprint or subject+issuer -> org, scope) for machine-to-machine clients")
 	f.guard.register(fs)
 	fs.StringVar(&f.clientCA, "client-ca", "", "CA certificates `file` (PEM) that client certificates mapped by subject and issuer must chain to, with --client-certs")
+	fs.IntVar(&f.commonAfter, "common-value-after", correlation.DefaultCommonAfter, "a value held by more than `N` objects links them to one common-value node instead of to each other (0: the default)")
 }
 
 func runServe(ctx context.Context, e *env, args []string) error {
@@ -119,7 +123,10 @@ func serve(ctx context.Context, e *env, a *app, f *serveFlags, ready func(url st
 	readiness.MarkLoaded()
 	gatherer := gather.New(a.kb, nil)
 	features := startGathering(ctx, a, gatherer, f.guard.guard())
-	collabSvc, collabRoutes := startCollaboration(ctx, a)
+	collabSvc, collabRoutes, err := startCollaboration(ctx, a, f.commonAfter)
+	if err != nil {
+		return err
+	}
 	features = append(features, collabRoutes...)
 	exercises := startExercises(ctx, a)
 	features = append(features, exercises)
@@ -244,10 +251,18 @@ func clientCertificates(a *app, f *serveFlags) (*x509.CertPool, error) {
 }
 
 // startCollaboration returns the collaboration service and its endpoints (sightings, notes, opinions, cases,
-// correlations, webhooks) and starts, on the one replica holding each lease, the correlation
-// notices and the webhook deliveries.
-func startCollaboration(ctx context.Context, a *app) (*collab.Service, []api.Routes) {
-	c := collab.New(collab.Config{KB: a.kb, Dir: a.store, Log: a.log})
+// correlations, webhooks), loads the correlation links, and starts, on the one replica holding
+// each lease, the correlation notices and the webhook deliveries.
+func startCollaboration(ctx context.Context, a *app, commonAfter int) (*collab.Service, []api.Routes, error) {
+	if commonAfter < 0 {
+		return nil, nil, fmt.Errorf("--common-value-after must not be negative, not %d", commonAfter)
+	}
+	c := collab.New(collab.Config{KB: a.kb, Dir: a.store, Log: a.log, CommonAfter: commonAfter})
+	n, err := c.StartLinks(ctx, a.bus)
+	if err != nil {
+		return nil, nil, err
+	}
+	a.log.Info("correlation links loaded", "objects", n)
 	hooks := webhook.New(a.kb, a.store, c, a.barrier, nil, webhook.Config{Log: a.log})
 	if l, ok := a.bus.(bus.Leaser); ok {
 		schedule.Every(ctx, l, "collab-correlations", time.Minute, func(held context.Context) error { return c.FollowCorrelations(held, a.bus) }, a.log)
@@ -255,7 +270,7 @@ func startCollaboration(ctx context.Context, a *app) (*collab.Service, []api.Rou
 	} else {
 		a.log.Warn("no correlation notices or webhook deliveries: the bus grants no leases")
 	}
-	return c, []api.Routes{collab.Routes{S: c}, webhook.Routes{S: hooks}}
+	return c, []api.Routes{collab.Routes{S: c}, webhook.Routes{S: hooks}}, nil
 }
 
 func isLoopback(host string) bool {

@@ -28,6 +28,8 @@ type Options struct {
 	Runs      int    // repeat each ATT&CK measurement this many times and report the median; at least 1
 	Postgres  string // when set, also measure ingest into the PostgreSQL database at this URL
 	Synthetic int    // when above 0, also ingest this many synthetic indicators, once per store
+	Correlate int    // when above 0, also measure correlation against a store of this many values
+	Match     int    // when above 0, also measure POST /api/v1/match against this many indicators
 }
 
 // Run measures the figures o selects, ATT&CK (bundle, as from Attack) first, and returns them
@@ -39,12 +41,31 @@ func Run(ctx context.Context, bundle []byte, o Options) ([]Row, error) {
 	if o.Synthetic < 0 {
 		return nil, hub.FieldError("synthetic", "must not be negative, not %d", o.Synthetic)
 	}
+	for field, n := range map[string]int{"correlate": o.Correlate, "match": o.Match} {
+		if n < 0 {
+			return nil, hub.FieldError(field, "must not be negative, not %d", n)
+		}
+	}
 	rows, err := Ingest(ctx, o.Dir, bundle, o.Runs)
 	if err != nil {
 		return nil, err
 	}
 	if o.Synthetic > 0 {
 		more, err := IngestSyntheticSQLite(ctx, o.Dir, o.Synthetic)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, more...)
+	}
+	if o.Correlate > 0 {
+		more, err := Correlate(ctx, o.Dir, o.Correlate, correlateEvent)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, more...)
+	}
+	if o.Match > 0 {
+		more, err := MatchAPI(ctx, o.Dir, o.Match, 5*time.Second)
 		if err != nil {
 			return nil, err
 		}

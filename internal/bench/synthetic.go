@@ -47,32 +47,9 @@ func appendIndicator(b []byte, r *rand.Rand, epoch time.Time) []byte {
 	b = append(b, `","modified":"`...)
 	b = append(b, ts...)
 	b = append(b, `","name":"`...)
-	var kind, value, pattern string
-	switch p := r.IntN(100); {
-	case p < 60:
-		addr := netip.AddrFrom4([4]byte{byte(1 + r.IntN(222)), byte(r.IntN(256)), byte(r.IntN(256)), byte(r.IntN(256))})
-		if r.IntN(4) == 0 {
-			kind = "network"
-			value = netip.PrefixFrom(addr, 16+r.IntN(15)).Masked().String()
-		} else {
-			kind = "address"
-			value = addr.String()
-		}
-		pattern = "[ipv4-addr:value = '" + value + "']"
-	case p < 85:
-		kind = "domain"
-		value = randomLabel(r, 5+r.IntN(12)) + "." + syntheticTLDs[r.IntN(len(syntheticTLDs))]
-		pattern = "[domain-name:value = '" + value + "']"
-	default:
-		kind = "file"
-		var h [32]byte
-		for i := 0; i < len(h); i += 8 {
-			v := r.Uint64()
-			for j := range 8 {
-				h[i+j] = byte(v >> (8 * j))
-			}
-		}
-		value = hex.EncodeToString(h[:])
+	kind, typ, value := syntheticValue(r)
+	pattern := "[" + typ + ":value = '" + value + "']"
+	if typ == "file" {
 		pattern = "[file:hashes.'SHA-256' = '" + value + "']"
 	}
 	b = append(b, "Synthetic malicious "...)
@@ -88,6 +65,30 @@ func appendIndicator(b []byte, r *rand.Rand, epoch time.Time) []byte {
 	b = append(b, `,"object_marking_refs":["`...)
 	b = append(b, syntheticMarkings[r.IntN(len(syntheticMarkings))]...)
 	return append(b, `"]}`...)
+}
+
+// syntheticValue draws one indicator value from r: about 60% IPv4 addresses or CIDR blocks, 25%
+// domain names, 15% SHA-256 hashes. It returns what kind of value it is (address, network,
+// domain, file), its STIX type, and the value.
+func syntheticValue(r *rand.Rand) (kind, typ, value string) {
+	switch p := r.IntN(100); {
+	case p < 60:
+		addr := netip.AddrFrom4([4]byte{byte(1 + r.IntN(222)), byte(r.IntN(256)), byte(r.IntN(256)), byte(r.IntN(256))})
+		if r.IntN(4) == 0 {
+			return "network", "ipv4-addr", netip.PrefixFrom(addr, 16+r.IntN(15)).Masked().String()
+		}
+		return "address", "ipv4-addr", addr.String()
+	case p < 85:
+		return "domain", "domain-name", randomLabel(r, 5+r.IntN(12)) + "." + syntheticTLDs[r.IntN(len(syntheticTLDs))]
+	}
+	var h [32]byte
+	for i := 0; i < len(h); i += 8 {
+		v := r.Uint64()
+		for j := range 8 {
+			h[i+j] = byte(v >> (8 * j))
+		}
+	}
+	return "file", "file", hex.EncodeToString(h[:])
 }
 
 // appendUUID appends a random (version 4) UUID drawn from r.

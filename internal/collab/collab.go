@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"cshub/internal/access"
+	"cshub/internal/correlation"
 	"cshub/internal/hub"
 	"cshub/internal/kb"
 	"cshub/internal/stix"
@@ -55,24 +56,28 @@ const pageSize = 1000
 
 // Service records and reads collaboration objects. It is safe for concurrent use.
 type Service struct {
-	kb  *kb.Service
-	dir hub.DirectoryStore
-	log *slog.Logger
-	now func() time.Time
+	kb    *kb.Service
+	dir   hub.DirectoryStore
+	links *correlation.Index // filled and kept current by StartLinks
+	log   *slog.Logger
+	now   func() time.Time
 }
 
 // Config holds what a Service is built from. KB and Dir are required; Log defaults to a
-// discarding logger and Now to time.Now.
+// discarding logger, Now to time.Now and CommonAfter to correlation.DefaultCommonAfter.
 type Config struct {
 	KB  *kb.Service
 	Dir hub.DirectoryStore
 	Log *slog.Logger
 	Now func() time.Time
+	// CommonAfter is the correlation index's common-value threshold: a value held by more
+	// objects than this links them to one common-value node instead of to each other.
+	CommonAfter int
 }
 
 // New returns a Service.
 func New(c Config) *Service {
-	s := &Service{kb: c.KB, dir: c.Dir, log: c.Log, now: c.Now}
+	s := &Service{kb: c.KB, dir: c.Dir, links: correlation.New(c.CommonAfter), log: c.Log, now: c.Now}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

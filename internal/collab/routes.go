@@ -26,6 +26,7 @@ import (
 //	POST  /api/v1/cases/{id}/links                link objects ({"object_refs":[…]})
 //	GET   /api/v1/cases/{id}/timeline             everything that happened
 //	GET   /api/v1/correlations[?object=ID]        correlation notices of the caller
+//	GET   /api/v1/objects/{id}/correlations       an object's correlation links (both directions)
 type Routes struct {
 	S *Service
 }
@@ -141,5 +142,8 @@ func (rs Routes) Routes(r *api.Router) {
 	})
 	get("GET /api/v1/correlations", func(req *http.Request, p *auth.Principal) (any, error) {
 		return s.Correlations(req.Context(), p.Org, req.URL.Query().Get("object"))
+	})
+	get("GET /api/v1/objects/{id}/correlations", func(req *http.Request, p *auth.Principal) (any, error) {
+		return s.LinksOf(req.Context(), p.Org, req.PathValue("id"))
 	})
 }

@@ -3,6 +3,8 @@ package kb
 import (
 	"context"
 	"encoding/json"
+	"maps"
+	"slices"
 	"strings"
 
 	"cshub/internal/hub"
@@ -120,4 +122,70 @@ func (s *Service) Find(ctx context.Context, v hub.Viewer, kind, value string, li
 		return nil, err
 	}
 	return s.List(ctx, hub.Filter{Viewer: v, Token: t, Limit: limit})
+}
+
+// ObservableTypes are the STIX types ValueTokens reads values from besides indicators: the
+// cyber observables whose value (or, for a file, whose hashes) an indicator's pattern names.
+var ObservableTypes = []string{"ipv4-addr", "ipv6-addr", "domain-name", "url", "email-addr", "file"}
+
+// ValueKeys returns the canonical values o holds, without duplicates: the exact values and
+// CIDR blocks of an indicator's STIX pattern, the value of an observable, the hashes of a
+// file. Values the matching index cannot canonicalise are left out; an object of another type,
+// a revoked one or an unreadable body hold none. These are what correlation links are made of.
+func ValueKeys(o *hub.Object) []string {
+	if o.Revoked {
+		return nil
+	}
+	var b struct {
+		Pattern     string            `json:"pattern"`
+		PatternType string            `json:"pattern_type"`
+		Value       string            `json:"value"`
+		Hashes      map[string]string `json:"hashes"`
+		Revoked     bool              `json:"revoked"`
+	}
+	if (o.Type != "indicator" && !slices.Contains(ObservableTypes, o.Type)) || json.Unmarshal(o.Body, &b) != nil || b.Revoked {
+		return nil
+	}
+	var out []string
+	add := func(typ, value string) {
+		if v, err := valueKey(typ, value); err == nil && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	switch {
+	case o.Type == "indicator" && b.PatternType == "stix":
+		if p, err := pattern.Parse(b.Pattern); err == nil {
+			for _, e := range p.Entries() {
+				if e.Kind == pattern.Exact || e.Kind == pattern.CIDR {
+					add(e.Type, e.Value)
+				}
+			}
+		}
+	case o.Type == "file":
+		// As a pattern's file:hashes entries are keyed: by the hash alone, whatever the
+		// algorithm's name, in a fixed order.
+		for _, alg := range slices.Sorted(maps.Keys(b.Hashes)) {
+			add("file", b.Hashes[alg])
+		}
+	case b.Value != "":
+		add(o.Type, b.Value)
+	}
+	return out
+}
+
+// ValueTokens returns the TokenValue tokens of keys, as ValueKeys returns them, in order.
+func (s *Service) ValueTokens(keys []string) ([][]byte, error) {
+	tk, ok := s.sealer.(Tokenizer)
+	if !ok {
+		return nil, hub.Errorf(hub.EUnavailable, "this hub keeps no blind index")
+	}
+	out := make([][]byte, len(keys))
+	for i, k := range keys {
+		t, err := tk.Token(TokenValue, k)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = t
+	}
+	return out, nil
 }
