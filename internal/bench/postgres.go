@@ -28,6 +28,7 @@ type Options struct {
 	Runs      int    // repeat each ATT&CK measurement this many times and report the median; at least 1
 	Postgres  string // when set, also measure ingest into the PostgreSQL database at this URL
 	Synthetic int    // when above 0, also ingest this many synthetic indicators, once per store
+	Restart   int    // when above 0, also time a replica's restart holding this many indicators
 }
 
 // Run measures the figures o selects, ATT&CK (bundle, as from Attack) first, and returns them
@@ -45,6 +46,13 @@ func Run(ctx context.Context, bundle []byte, o Options) ([]Row, error) {
 	}
 	if o.Synthetic > 0 {
 		more, err := IngestSyntheticSQLite(ctx, o.Dir, o.Synthetic)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, more...)
+	}
+	if o.Restart > 0 {
+		more, err := Restart(ctx, o.Dir, o.Restart, RestartEvents)
 		if err != nil {
 			return nil, err
 		}
