@@ -146,9 +146,11 @@ func serve(ctx context.Context, e *env, a *app, f *serveFlags, ready func(url st
 	if err != nil {
 		return err
 	}
-	if err := webSrv.Start(ctx, a.bus); err != nil {
+	refsSaved, err := webSrv.StartSaved(indexCtx, snapshotConfig(a, f.data, "refs"))
+	if err != nil {
 		return err
 	}
+	saved = append(saved, refsSaved)
 	mux := http.NewServeMux()
 	mux.Handle("/api/", ratelimit.IdleBody(time.Minute, ratelimit.Middleware(ratelimit.DefaultConfig, apiSrv)))
 	mux.Handle("/healthz", apiSrv)
