@@ -330,5 +330,5 @@ func startSearch(ctx context.Context, a *app, data string) (*search.Index, *snap
 // snapshotConfig is where an in-memory index of this replica saves itself: in the replica's
 // own data directory (replicas sharing PostgreSQL each have one), sealed by the keyring.
 func snapshotConfig(a *app, data, index string) snapshot.Config {
-	return snapshot.Config{Path: filepath.Join(data, "snapshots", index), Sealer: a.barrier, Bus: a.bus, KB: a.kb}
+	return snapshot.Config{Path: filepath.Join(data, "snapshots", index), Sealer: a.barrier, Bus: a.bus, KB: a.kb, Log: a.log}
 }

@@ -117,6 +117,11 @@ func (f *Follower) resume(ctx context.Context) (<-chan hub.Event, error) {
 	case err != nil:
 		f.Why = err.Error()
 		return nil, nil
+	case m.Seq == 0:
+		// Subscribe takes 0 to mean "from now on": the events from the first on cannot be
+		// asked for, and a stream that had none when the state was saved may have some now.
+		f.Why = "the snapshot was saved before the stream held any event"
+		return nil, nil
 	case m.Stream != pos.Stream:
 		// The in-process bus of a restarted process is always another stream.
 		f.Why = fmt.Sprintf("the snapshot followed event stream %q, the bus is %q", m.Stream, pos.Stream)
