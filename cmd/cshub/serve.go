@@ -328,7 +328,13 @@ func startSearch(ctx context.Context, a *app, data string) (*search.Index, *snap
 }
 
 // snapshotConfig is where an in-memory index of this replica saves itself: in the replica's
-// own data directory (replicas sharing PostgreSQL each have one), sealed by the keyring.
+// own data directory (replicas sharing PostgreSQL each have one), sealed by the keyring. With
+// the in-process bus it saves nothing: that bus starts afresh with each process, so no
+// snapshot could be resumed from, and the index is rebuilt from the store at every start.
 func snapshotConfig(a *app, data, index string) snapshot.Config {
-	return snapshot.Config{Path: filepath.Join(data, "snapshots", index), Sealer: a.barrier, Bus: a.bus, KB: a.kb, Log: a.log}
+	c := snapshot.Config{Sealer: a.barrier, Bus: a.bus, KB: a.kb, Log: a.log}
+	if _, inProcess := a.bus.(*bus.Bus); !inProcess {
+		c.Path = filepath.Join(data, "snapshots", index)
+	}
+	return c
 }

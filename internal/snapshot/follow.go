@@ -98,7 +98,7 @@ func (f *Follower) resume(ctx context.Context) (<-chan hub.Event, error) {
 	p, ok := f.c.Bus.(bus.Positioner)
 	switch {
 	case f.c.Path == "":
-		f.Why = "no snapshot file configured"
+		f.Why = "the index is not saved (no snapshot file)"
 		return nil, nil
 	case !ok:
 		f.Why = "the bus cannot tell its position"
