@@ -15,6 +15,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	synthetic := fs.Int("synthetic", 0, "also ingest `N` synthetic indicators, once into each store")
 	correlate := fs.Int("correlate", 1_000_000, "correlate a new 10,000-value event against a store of `N` values, and recorrelate them all (0: skip)")
 	match := fs.Int("match", 20_000, "measure POST /api/v1/match over loopback against a hub of `N` synthetic indicators (0: skip)")
+	restart := fs.Int("restart", 0, "also time a replica's restart holding `N` indicators: from its snapshots and 1,000 events, beside a full rebuild")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -30,7 +31,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	rows, err := bench.Run(ctx, bundle, bench.Options{Dir: dir, Runs: *runs, Postgres: *store, Synthetic: *synthetic, Correlate: *correlate, Match: *match})
+	rows, err := bench.Run(ctx, bundle, bench.Options{Dir: dir, Runs: *runs, Postgres: *store, Synthetic: *synthetic, Correlate: *correlate, Match: *match, Restart: *restart})
 	if err != nil {
 		return err
 	}

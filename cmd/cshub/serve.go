@@ -28,6 +28,7 @@ import (
 	"cshub/internal/ratelimit"
 	"cshub/internal/schedule"
 	"cshub/internal/search"
+	"cshub/internal/snapshot"
 	"cshub/internal/stream"
 	"cshub/internal/taxii"
 	"cshub/internal/warninglist"
@@ -110,16 +111,28 @@ func serve(ctx context.Context, e *env, a *app, f *serveFlags, ready func(url st
 	}
 	go mx.FollowBus(busEvents)
 	streams := stream.New(stream.Config{Bus: a.bus, KB: a.kb, Dir: a.store, Log: a.log})
+	// The indexes save their snapshots when their context ends, also when serve fails early,
+	// and need the keyring for it: serve waits for them before it returns.
+	indexCtx, stopIndexes := context.WithCancel(ctx)
+	var saved []*snapshot.Follower
+	defer func() {
+		stopIndexes()
+		for _, f := range saved {
+			f.Wait()
+		}
+	}()
 	lookups := lookup.New(a.kb, a.log)
-	n, err := lookups.Start(ctx, a.bus)
+	lookupsSaved, err := lookups.StartSaved(indexCtx, snapshotConfig(a, f.data, "lookup"))
 	if err != nil {
 		return err
 	}
-	a.log.Info("matching index loaded", "indicators", n)
-	index, err := startSearch(ctx, a)
+	saved = append(saved, lookupsSaved)
+	a.log.Info("matching index loaded", "indicators", lookupsSaved.Objects, "resumed", lookupsSaved.Resumed)
+	index, indexSaved, err := startSearch(indexCtx, a, f.data)
 	if err != nil {
 		return err
 	}
+	saved = append(saved, indexSaved)
 	readiness.MarkLoaded()
 	gatherer := gather.New(a.kb, nil)
 	features := startGathering(ctx, a, gatherer, f.guard.guard())
@@ -140,9 +153,11 @@ func serve(ctx context.Context, e *env, a *app, f *serveFlags, ready func(url st
 	if err != nil {
 		return err
 	}
-	if err := webSrv.Start(ctx, a.bus); err != nil {
+	refsSaved, err := webSrv.StartSaved(indexCtx, snapshotConfig(a, f.data, "refs"))
+	if err != nil {
 		return err
 	}
+	saved = append(saved, refsSaved)
 	mux := http.NewServeMux()
 	mux.Handle("/api/", ratelimit.IdleBody(time.Minute, ratelimit.Middleware(ratelimit.DefaultConfig, apiSrv)))
 	mux.Handle("/healthz", apiSrv)
@@ -315,23 +330,26 @@ func followKeyring(ctx context.Context, a *app) error {
 	return nil
 }
 
-// startSearch builds the full-text index from the sealed store and keeps it current from the bus.
-// The index lives only in memory, so nothing of the content it holds reaches a disk.
-func startSearch(ctx context.Context, a *app) (*search.Index, error) {
-	events, err := a.bus.Subscribe(ctx, 0)
-	if err != nil {
-		return nil, err
-	}
+// startSearch builds the full-text index, from its snapshot and the events since or from the
+// sealed store, and keeps it current from the bus.
+func startSearch(ctx context.Context, a *app, data string) (*search.Index, *snapshot.Follower, error) {
 	start := time.Now()
-	index, stats, err := search.Build(ctx, a.kb)
+	index, saved, err := search.StartSaved(ctx, snapshotConfig(a, data, "search"))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	a.log.Info("search index built", "objects", index.Len(), "skipped", stats.Skipped, "took", time.Since(start).Round(time.Millisecond))
-	go a.kb.FollowChanges(ctx, events, func(o *hub.Object) {
-		if err := index.Add(o); err != nil {
-			a.log.Warn("search index: object not indexed", "id", o.ID, "err", err)
-		}
-	}, index.Remove)
-	return index, nil
+	a.log.Info("search index loaded", "objects", index.Len(), "resumed", saved.Resumed, "took", time.Since(start).Round(time.Millisecond))
+	return index, saved, nil
+}
+
+// snapshotConfig is where an in-memory index of this replica saves itself: in the replica's
+// own data directory (replicas sharing PostgreSQL each have one), sealed by the keyring. With
+// the in-process bus it saves nothing: that bus starts afresh with each process, so no
+// snapshot could be resumed from, and the index is rebuilt from the store at every start.
+func snapshotConfig(a *app, data, index string) snapshot.Config {
+	c := snapshot.Config{Sealer: a.barrier, Bus: a.bus, KB: a.kb, Log: a.log}
+	if _, inProcess := a.bus.(*bus.Bus); !inProcess {
+		c.Path = filepath.Join(data, "snapshots", index)
+	}
+	return c
 }

@@ -30,6 +30,7 @@ type Options struct {
 	Synthetic int    // when above 0, also ingest this many synthetic indicators, once per store
 	Correlate int    // when above 0, also measure correlation against a store of this many values
 	Match     int    // when above 0, also measure POST /api/v1/match against this many indicators
+	Restart   int    // when above 0, also time a replica's restart holding this many indicators
 }
 
 // Run measures the figures o selects, ATT&CK (bundle, as from Attack) first, and returns them
@@ -59,6 +60,13 @@ func Run(ctx context.Context, bundle []byte, o Options) ([]Row, error) {
 	}
 	if o.Correlate > 0 {
 		more, err := Correlate(ctx, o.Dir, o.Correlate, correlateEvent)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, more...)
+	}
+	if o.Restart > 0 {
+		more, err := Restart(ctx, o.Dir, o.Restart, RestartEvents)
 		if err != nil {
 			return nil, err
 		}

@@ -90,6 +90,21 @@ type Leaser interface {
 	Lease(ctx context.Context, job string, ttl time.Duration) (held context.Context, release func(), err error)
 }
 
+// Position is where a bus stands: the identity of its event stream and the Seq of the newest
+// event in it. Seqs of different streams are unrelated, so a subscriber that saved a Seq may
+// resume from it only on the stream it saved it from.
+type Position struct {
+	Stream string // identifies the stream; a stream recreated under the same name gets another
+	Seq    uint64 // of the newest event; 0 before the first
+}
+
+// Positioner is implemented by buses that can tell their Position; both buses of this module
+// do. A subscriber that keeps state across restarts (a snapshot) saves it with the Position
+// it is current to and asks Subscribe to resume after its Seq only on the same Stream.
+type Positioner interface {
+	Position(ctx context.Context) (Position, error)
+}
+
 // MinLeaseTTL is the shortest ttl Lease accepts: renewals every third of it must have time to
 // reach the server.
 const MinLeaseTTL = time.Second

@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"slices"
 	"sync"
@@ -37,6 +38,7 @@ type Options struct {
 //
 // Bus also implements Leaser for a single process. A Bus is safe for concurrent use.
 type Bus struct {
+	id      string // the stream identity in Position: each Bus, so each process, is its own stream
 	retain  uint64
 	done    chan struct{} // closed by Close
 	reasons closed.Reasons
@@ -58,6 +60,7 @@ func New(opts Options) *Bus {
 		retain = DefaultRetain
 	}
 	return &Bus{
+		id:     "memory:" + rand.Text(),
 		retain: uint64(retain),
 		done:   make(chan struct{}),
 		wake:   make(chan struct{}),
@@ -104,6 +107,17 @@ func (b *Bus) Publish(ctx context.Context, e hub.Event) (uint64, error) {
 		b.waiting = false
 	}
 	return e.Seq, nil
+}
+
+// Position implements Positioner. The stream is this Bus alone: a process that restarts has a
+// new in-process bus whose Seqs start again at 1, and a Seq saved from the old one means nothing.
+func (b *Bus) Position(ctx context.Context) (Position, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return Position{}, ErrClosed
+	}
+	return Position{Stream: b.id, Seq: b.last}, nil
 }
 
 // Subscribe returns a channel that receives, in Seq order and once each, the retained events
@@ -213,6 +227,7 @@ func (b *Bus) Close() error {
 
 var (
 	_ hub.Bus     = (*Bus)(nil)
+	_ Positioner  = (*Bus)(nil)
 	_ ErrReporter = (*Bus)(nil)
 	_ Leaser      = (*Bus)(nil)
 )

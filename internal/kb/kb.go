@@ -124,20 +124,34 @@ func (s *Service) Follow(ctx context.Context, events <-chan hub.Event, fn func(*
 // latest version that remains, and gone, when not nil, is called with the workspace and id of
 // an object none of whose versions remain.
 func (s *Service) FollowChanges(ctx context.Context, events <-chan hub.Event, fn func(*hub.Object), gone func(workspace, id string)) {
+	s.FollowEvents(ctx, events, fn, gone, nil)
+}
+
+// FollowEvents is FollowChanges that also calls done, when not nil, with every event (of any
+// kind) once fn and gone have handled it: a follower that saves its state to resume from
+// later learns the Seq its state is current to.
+func (s *Service) FollowEvents(ctx context.Context, events <-chan hub.Event, fn func(*hub.Object), gone func(workspace, id string), done func(hub.Event)) {
 	for e := range events {
-		if e.Kind != hub.EventObject && e.Kind != hub.EventDelete {
-			continue
+		if e.Kind == hub.EventObject || e.Kind == hub.EventDelete {
+			s.apply(ctx, e, fn, gone)
 		}
-		objs, err := s.List(ctx, hub.Filter{Viewer: hub.Viewer{System: true}, IDs: []string{e.ObjectID}, Workspaces: []string{e.Workspace}, Limit: 1})
-		if err != nil {
-			s.log.Error("following the store: loading an announced object", "id", e.ObjectID, "err", err)
-			continue
+		if done != nil {
+			done(e)
 		}
-		for _, o := range objs {
-			fn(o)
-		}
-		if len(objs) == 0 && e.Kind == hub.EventDelete && gone != nil {
-			gone(e.Workspace, e.ObjectID)
-		}
+	}
+}
+
+// apply hands fn the object version e announces, or gone its absence.
+func (s *Service) apply(ctx context.Context, e hub.Event, fn func(*hub.Object), gone func(workspace, id string)) {
+	objs, err := s.List(ctx, hub.Filter{Viewer: hub.Viewer{System: true}, IDs: []string{e.ObjectID}, Workspaces: []string{e.Workspace}, Limit: 1})
+	if err != nil {
+		s.log.Error("following the store: loading an announced object", "id", e.ObjectID, "err", err)
+		return
+	}
+	for _, o := range objs {
+		fn(o)
+	}
+	if len(objs) == 0 && e.Kind == hub.EventDelete && gone != nil {
+		gone(e.Workspace, e.ObjectID)
 	}
 }

@@ -7,16 +7,15 @@ package lookup
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"sync"
 	"time"
 
 	"cshub/internal/access"
-	"cshub/internal/bus"
 	"cshub/internal/hub"
 	"cshub/internal/kb"
 	"cshub/internal/match"
+	"cshub/internal/snapshot"
 	"cshub/internal/stix/pattern"
 	"cshub/internal/warninglist"
 )
@@ -29,7 +28,8 @@ type indicator struct {
 	recipients                  []string
 	confidence                  int
 	removed                     bool
-	until                       int64 // valid_until in Unix nanoseconds; 0 for none
+	until                       int64  // valid_until in Unix nanoseconds; 0 for none
+	pattern                     string // as stored, for the snapshot
 	// pat is kept only when an index hit does not settle a match (the pattern is not
 	// FullyServed), for MatchObserved to evaluate; most indicators are one comparison and
 	// keep nothing.
@@ -86,38 +86,33 @@ func (s *Service) Load(ctx context.Context) (int, error) {
 // Start indexes every stored indicator and then keeps the index current from b until ctx ends:
 // new indicators and new versions are indexed, revoked ones withdrawn. It subscribes before it
 // loads, so that nothing stored in between is missed (an indicator seen twice is indexed once).
-// b may be nil for a one-shot lookup (the CLI).
+// b may be nil for a one-shot lookup (the CLI). Serve uses StartSaved instead, to restart from
+// a snapshot.
 func (s *Service) Start(ctx context.Context, b hub.Bus) (int, error) {
-	var events <-chan hub.Event
-	if b != nil {
-		var err error
-		if events, err = b.Subscribe(ctx, 0); err != nil {
-			return 0, err
-		}
+	if b == nil {
+		return s.Load(ctx)
 	}
-	n, err := s.Load(ctx)
+	f, err := s.StartSaved(ctx, snapshot.Config{Bus: b})
 	if err != nil {
-		return n, err
+		return 0, err
 	}
-	if events != nil {
-		go s.follow(ctx, b, events)
-	}
-	return n, nil
+	return f.Objects, nil
 }
 
-func (s *Service) follow(ctx context.Context, b hub.Bus, events <-chan hub.Event) {
-	s.kb.FollowChanges(ctx, events, func(o *hub.Object) {
-		if o.Type == "indicator" {
-			s.add(o)
-		}
-	}, s.remove)
-	if err := bus.Err(b, events); err != nil && !errors.Is(err, context.Canceled) {
-		s.log.Warn("lookup: event stream ended; the index may miss changes until restart", "err", err)
-	}
+// snapshotFormat versions the encoding of Sections; a snapshot of another version is refused
+// and the index rebuilt.
+const snapshotFormat = 1
+
+// StartSaved is Start that saves the index in c.Path and, on the next start, resumes from
+// there (see package snapshot). c.Bus, c.Path, c.Sealer and c.Every are the caller's; the rest
+// is filled in here.
+func (s *Service) StartSaved(ctx context.Context, c snapshot.Config) (*snapshot.Follower, error) {
+	c.Index, c.Format, c.KB, c.Log = "lookup", snapshotFormat, s.kb, s.log
+	return snapshot.Start(ctx, c, (*saved)(s))
 }
 
-// remove withdraws the indicator (workspace, id), whose every version was deleted.
-func (s *Service) remove(workspace, id string) {
+// Remove withdraws the indicator (workspace, id), whose every version was deleted.
+func (s *Service) Remove(workspace, id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.removeLocked(workspace + "\x00" + id)
@@ -148,14 +143,25 @@ func (s *Service) add(o *hub.Object) bool {
 		s.log.Warn("lookup: unreadable indicator", "id", o.ID, "err", err)
 		return false
 	}
-	key := o.Workspace + "\x00" + o.ID
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.removeLocked(key)
 	if body.Revoked || o.Revoked || body.PatternType != "stix" {
+		s.Remove(o.Workspace, o.ID)
 		return false
 	}
-	p, err := pattern.Parse(body.Pattern)
+	ind := indicator{id: o.ID, workspace: o.Workspace, author: o.Author, name: body.Name,
+		tlp: o.TLP, recipients: o.Recipients, confidence: body.Confidence, pattern: body.Pattern}
+	if !body.ValidUntil.IsZero() {
+		ind.until = body.ValidUntil.UnixNano()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addLocked(ind)
+}
+
+// addLocked indexes ind, replacing the version indexed before for the same (workspace, id),
+// and reports whether it is now indexed. s.mu is held.
+func (s *Service) addLocked(ind indicator) bool {
+	s.removeLocked(ind.workspace + "\x00" + ind.id)
+	p, err := pattern.Parse(ind.pattern)
 	if err != nil {
 		return false // validated at ingest; a pattern this parser refuses is not indexable
 	}
@@ -165,13 +171,8 @@ func (s *Service) add(o *hub.Object) bool {
 		return false
 	}
 	ref := match.Ref(len(s.refs))
-	ind := indicator{id: o.ID, workspace: o.Workspace, author: o.Author, name: body.Name,
-		tlp: o.TLP, recipients: o.Recipients, confidence: body.Confidence}
 	if !p.FullyServed() {
 		ind.pat = p
-	}
-	if !body.ValidUntil.IsZero() {
-		ind.until = body.ValidUntil.UnixNano()
 	}
 	s.refs = append(s.refs, ind)
 	added := false
@@ -184,11 +185,11 @@ func (s *Service) add(o *hub.Object) bool {
 		s.scan[ref] = true
 		added = true
 	}
-	if !body.ValidUntil.IsZero() {
-		s.idx.SetValidUntil(ref, body.ValidUntil)
+	if ind.until != 0 {
+		s.idx.SetValidUntil(ref, time.Unix(0, ind.until))
 	}
 	if added {
-		s.latest[key] = ref
+		s.latest[ind.workspace+"\x00"+ind.id] = ref
 	}
 	return added
 }

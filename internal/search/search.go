@@ -153,6 +153,41 @@ func (x *Index) Add(o *hub.Object) error {
 	if typ == "" {
 		typ, _, _ = strings.Cut(o.ID, "--")
 	}
+	en := entry{ID: o.ID, Seq: o.Seq, Modified: unixNano(o.Modified), TLP: o.TLP, Recipients: o.Recipients,
+		// An anonymous contribution is not findable by its author: the search would name them.
+		Author: o.AuthorFor(""), Type: typ, Stale: e.stale, Fields: e.fields,
+		Keys: []string{keyType + strings.ToLower(typ), keyAuthor + strings.ToLower(o.Author), keyWS + o.Workspace, keyTLP + o.TLP.String()}}
+	for _, l := range e.labels {
+		en.Keys = append(en.Keys, keyLabel+l)
+	}
+	for _, p := range e.phases {
+		en.Keys = append(en.Keys, keyPhase+p)
+	}
+	for _, k := range e.exactly {
+		if parts, _ := queryTokens(k); len(parts) > 0 {
+			en.Keys = append(en.Keys, keyExact+strings.Join(parts, " "))
+		}
+	}
+	return x.add(o.Workspace, &en)
+}
+
+// entry is what the index takes of one object version: what Add extracts from it, and what
+// a snapshot saves (the field names are its format).
+type entry struct {
+	ID         string
+	Seq        int64
+	Modified   int64 // Unix nanoseconds, 0 for none
+	TLP        hub.TLP
+	Recipients []string
+	Author     string // as the search shows it: "" for an anonymous contribution
+	Type       string
+	Stale      bool
+	Fields     [nFields]string
+	Keys       []string // the special terms (type, author, workspace, TLP, labels, ...) it is posted under
+}
+
+// add indexes en as the latest version of (workspace, en.ID), as Add says.
+func (x *Index) add(workspace string, en *entry) error {
 	// Tokenize and group by term outside the lock; only the posting appends need it.
 	sc := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(sc)
@@ -161,7 +196,7 @@ func (x *Index) Add(o *hub.Object) error {
 	pos := 0
 	for f := range nFields {
 		var n int
-		for i, v := range strings.Split(e.fields[f], sepValue) {
+		for i, v := range strings.Split(en.Fields[f], sepValue) {
 			if i > 0 {
 				pos += 2 // values of a field never form a phrase across each other
 			}
@@ -178,29 +213,29 @@ func (x *Index) Add(o *hub.Object) error {
 
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	key := docKey(o.Workspace, o.ID)
+	key := docKey(workspace, en.ID)
 	if old, ok := x.byKey[key]; ok {
 		d := &x.docs[old]
-		if mod := unixNano(o.Modified); mod < d.modified || (mod == d.modified && o.Seq < d.seq) {
+		if en.Modified < d.modified || (en.Modified == d.modified && en.Seq < d.seq) {
 			return nil
 		}
 	}
 	if len(x.docs) >= 1<<32-1 {
 		return hub.Errorf(hub.ETooLarge, "search: the index is full")
 	}
-	d := doc{seq: o.Seq, modified: unixNano(o.Modified), tlp: o.TLP, stale: e.stale, lens: lens}
-	if d.workspace, err = x.intern(o.Workspace); err != nil {
+	d := doc{seq: en.Seq, modified: en.Modified, tlp: en.TLP, stale: en.Stale, lens: lens}
+	var err error
+	if d.workspace, err = x.intern(workspace); err != nil {
 		return err
 	}
-	// An anonymous contribution is not findable by its author: the search would name them.
-	if d.author, err = x.intern(o.AuthorFor("")); err != nil {
+	if d.author, err = x.intern(en.Author); err != nil {
 		return err
 	}
-	if d.typ, err = x.intern(typ); err != nil {
+	if d.typ, err = x.intern(en.Type); err != nil {
 		return err
 	}
 	var rcpt []uint16
-	for _, r := range o.Recipients {
+	for _, r := range en.Recipients {
 		n, err := x.intern(r)
 		if err != nil {
 			return err
@@ -216,8 +251,8 @@ func (x *Index) Add(o *hub.Object) error {
 	}
 	n := uint32(len(x.docs))
 	x.docs = append(x.docs, d)
-	x.ids = append(x.ids, o.ID)
-	x.texts = append(x.texts, strings.Join(e.fields[:], sepField))
+	x.ids = append(x.ids, en.ID)
+	x.texts = append(x.texts, strings.Join(en.Fields[:], sepField))
 	x.byKey[key] = n
 	x.live++
 	for f := range nFields {
@@ -232,20 +267,8 @@ func (x *Index) Add(o *hub.Object) error {
 		slices.Sort(a.pos) // compounds arrive after their parts
 		x.post(t, n, a.tf, a.pos)
 	}
-	x.post(keyType+strings.ToLower(typ), n, 0, nil)
-	x.post(keyAuthor+strings.ToLower(o.Author), n, 0, nil)
-	x.post(keyWS+o.Workspace, n, 0, nil)
-	x.post(keyTLP+o.TLP.String(), n, 0, nil)
-	for _, l := range e.labels {
-		x.post(keyLabel+l, n, 0, nil)
-	}
-	for _, p := range e.phases {
-		x.post(keyPhase+p, n, 0, nil)
-	}
-	for _, k := range e.exactly {
-		if parts, _ := queryTokens(k); len(parts) > 0 {
-			x.post(keyExact+strings.Join(parts, " "), n, 0, nil)
-		}
+	for _, k := range en.Keys {
+		x.post(k, n, 0, nil)
 	}
 	return nil
 }
@@ -414,19 +437,28 @@ const buildPage = 1000
 // hub itself (a System viewer) in pages of 1,000. Objects whose bodies do not parse are
 // skipped and counted. It stops with ctx.
 func Build(ctx context.Context, src Source) (*Index, BuildStats, error) {
-	start := time.Now()
 	x := New()
+	st, err := x.load(ctx, src)
+	if err != nil {
+		return nil, st, err
+	}
+	return x, st, nil
+}
+
+// load adds every object of src to x, as Build says.
+func (x *Index) load(ctx context.Context, src Source) (BuildStats, error) {
+	start := time.Now()
 	var st BuildStats
 	var after int64
 	for {
 		objs, err := src.List(ctx, hub.Filter{Viewer: hub.Viewer{System: true}, AfterSeq: after, Limit: buildPage})
 		if err != nil {
-			return nil, st, fmt.Errorf("search: build: %w", err)
+			return st, fmt.Errorf("search: build: %w", err)
 		}
 		for _, o := range objs {
 			if err := x.Add(o); err != nil {
 				if hub.ErrorCode(err) != hub.EInvalid {
-					return nil, st, fmt.Errorf("search: build: %w", err)
+					return st, fmt.Errorf("search: build: %w", err)
 				}
 				st.Skipped++
 				continue
@@ -438,9 +470,9 @@ func Build(ctx context.Context, src Source) (*Index, BuildStats, error) {
 		}
 		after = objs[len(objs)-1].Seq
 		if err := ctx.Err(); err != nil {
-			return nil, st, err
+			return st, err
 		}
 	}
 	st.Duration = time.Since(start)
-	return x, st, nil
+	return st, nil
 }

@@ -9,6 +9,8 @@ import (
 
 	"cshub/internal/access"
 	"cshub/internal/hub"
+	"cshub/internal/kb"
+	"cshub/internal/snapshot"
 )
 
 // The object pages show what refers to an object: relationships, sightings, notes, opinions and
@@ -99,16 +101,8 @@ func (x *refIndex) add(o *hub.Object) {
 
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	x.unfileLocked(o.Workspace, o.ID)
 	x.meta[key] = &meta
-	for _, t := range x.filed[key] {
-		x.by[t] = slices.DeleteFunc(x.by[t], func(r backRef) bool {
-			return r.meta.ID == o.ID && r.meta.Workspace == o.Workspace
-		})
-		if len(x.by[t]) == 0 {
-			delete(x.by, t)
-		}
-	}
-	delete(x.filed, key)
 	var targets []string
 	for _, r := range refs {
 		x.by[r.target] = append(x.by[r.target], r.r)
@@ -117,6 +111,28 @@ func (x *refIndex) add(o *hub.Object) {
 	if len(targets) > 0 {
 		x.filed[key] = targets
 	}
+}
+
+// unfileLocked takes what the object (workspace, id) refers to out of the index; x.mu is held.
+func (x *refIndex) unfileLocked(workspace, id string) {
+	key := workspace + "\x00" + id
+	for _, t := range x.filed[key] {
+		x.by[t] = slices.DeleteFunc(x.by[t], func(r backRef) bool {
+			return r.meta.ID == id && r.meta.Workspace == workspace
+		})
+		if len(x.by[t]) == 0 {
+			delete(x.by, t)
+		}
+	}
+	delete(x.filed, key)
+}
+
+// remove forgets the object (workspace, id), none of whose versions remain.
+func (x *refIndex) remove(workspace, id string) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.unfileLocked(workspace, id)
+	delete(x.meta, workspace+"\x00"+id)
 }
 
 // to returns the references to id that v may see, in the order they were filed, and whether the
@@ -141,27 +157,37 @@ const buildPage = 1000
 // index is built; until it is called, object pages show no relationships, sightings or notes
 // and say that the index is not loaded.
 func (s *Server) Start(ctx context.Context, b hub.Bus) error {
-	events, err := b.Subscribe(ctx, 0)
-	if err != nil {
-		return err
-	}
+	_, err := s.StartSaved(ctx, snapshot.Config{Bus: b})
+	return err
+}
+
+// StartSaved is Start that saves the index in c.Path and resumes from there on the next
+// start (see package snapshot). c.Bus, c.Path, c.Sealer and c.Every are the caller's.
+func (s *Server) StartSaved(ctx context.Context, c snapshot.Config) (*snapshot.Follower, error) {
+	c.Index, c.Format, c.KB, c.Log = "refs", refsFormat, s.kb, s.log
+	return snapshot.Start(ctx, c, &savedRefs{x: s.refs, src: s.kb})
+}
+
+// load adds every object of src; Start calls it when it has no snapshot to resume from.
+func (x *refIndex) load(ctx context.Context, src *kb.Service) (int, error) {
+	n := 0
 	var after int64
 	for {
-		objs, err := s.kb.List(ctx, hub.Filter{Viewer: hub.Viewer{System: true}, AfterSeq: after, Limit: buildPage})
+		objs, err := src.List(ctx, hub.Filter{Viewer: hub.Viewer{System: true}, AfterSeq: after, Limit: buildPage})
 		if err != nil {
-			return fmt.Errorf("web: loading references: %w", err)
+			return n, fmt.Errorf("web: loading references: %w", err)
 		}
 		if len(objs) == 0 {
 			break
 		}
 		for _, o := range objs {
-			s.refs.add(o)
+			x.add(o)
 		}
+		n += len(objs)
 		after = objs[len(objs)-1].Seq
 	}
-	s.refs.mu.Lock()
-	s.refs.ready = true
-	s.refs.mu.Unlock()
-	go s.kb.Follow(ctx, events, s.refs.add)
-	return nil
+	x.mu.Lock()
+	x.ready = true
+	x.mu.Unlock()
+	return n, nil
 }

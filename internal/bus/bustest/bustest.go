@@ -45,6 +45,7 @@ func Run(t *testing.T, newBus func(t *testing.T) hub.Bus) {
 		{"GapAheadOfBus", testGapAhead},
 		{"SlowSubscriberBlocksNobody", testSlowSubscriber},
 		{"InvalidEvent", testInvalid},
+		{"PositionIsNewestSeq", testPosition},
 		{"Close", testClose},
 	}
 	for _, tt := range tests {
@@ -164,6 +165,27 @@ func testIncreasingSeq(t *testing.T, b hub.Bus) {
 	if seqs[0] == 0 {
 		t.Fatal("first Seq is 0; 0 means \"from now on\" to Subscribe")
 	}
+}
+
+// testPosition checks that a Positioner names the newest Seq, and that resuming after it
+// delivers exactly what came later: what a snapshot saved at that Position needs.
+func testPosition(t *testing.T, b hub.Bus) {
+	p, ok := b.(bus.Positioner)
+	if !ok {
+		t.Skip("the bus does not implement bus.Positioner")
+	}
+	seqs := publish(t, b, 0, 3)
+	got, err := p.Position(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Seq != seqs[2] || got.Stream == "" {
+		t.Fatalf("Position after publishing Seqs %v: got %+v, want Seq %d and a stream", seqs, got, seqs[2])
+	}
+	ch := subscribe(t, b, got.Seq)
+	later := publish(t, b, 3, 4)
+	check(t, receive(t, b, ch, 1), 3, later)
+	silent(t, ch)
 }
 
 func testLive(t *testing.T, b hub.Bus) {

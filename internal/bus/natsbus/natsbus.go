@@ -240,6 +240,20 @@ func (b *Bus) Publish(ctx context.Context, e hub.Event) (uint64, error) {
 	return ack.Sequence, nil
 }
 
+// Position implements bus.Positioner. The stream is named by its name and creation time, so
+// that a stream deleted and created again, whose sequence starts over, is another stream.
+func (b *Bus) Position(ctx context.Context) (bus.Position, error) {
+	if b.ctx.Err() != nil {
+		return bus.Position{}, bus.ErrClosed
+	}
+	stream, err := b.js.Stream(ctx, b.opts.Stream)
+	if err != nil {
+		return bus.Position{}, fmt.Errorf("natsbus: position: %w", err)
+	}
+	info := stream.CachedInfo()
+	return bus.Position{Stream: b.opts.Stream + "@" + info.Created.UTC().Format(time.RFC3339Nano), Seq: info.State.LastSeq}, nil
+}
+
 // Subscribe returns a channel that receives, in Seq order and once each, the events of the
 // stream with Seq greater than after, until ctx ends or the bus is closed; then the channel is
 // closed, and Err says why when it was not ctx. after 0 means only events published from now
@@ -385,6 +399,7 @@ func (b *Bus) Close() error {
 
 var (
 	_ hub.Bus            = (*Bus)(nil)
+	_ bus.Positioner     = (*Bus)(nil)
 	_ bus.ErrReporter    = (*Bus)(nil)
 	_ bus.Leaser         = (*Bus)(nil)
 	_ bus.BatchPublisher = (*Bus)(nil)
