@@ -23,10 +23,9 @@
 // answer is the full set again (Full: true), which the client takes as a reset. Cursors are
 // not secret: a forged one only yields another delta between two sets the caller may receive.
 //
-// Known limit: the Catalog loads by store Seq. On PostgreSQL a transaction may commit after
-// another that took a higher Seq; if a poll falls between the two commits, the later-committed
-// version is never loaded (the next Sync starts after the higher Seq). Exact delivery there
-// needs positions in load order rather than store Seqs, or a store watermark of committed Seqs.
+// The Catalog loads by store Seq, which both stores hand out in commit order (PostgreSQL's
+// writers hold the seq row until they commit), so a poll never passes a version still being
+// written and misses it.
 //
 // Feeds are shared with tools, so the access decision is access.PathFeed: never TLP:RED, and
 // TLP:AMBER+STRICT only from its author.

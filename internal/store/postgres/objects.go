@@ -85,6 +85,22 @@ func lockSeq(ctx context.Context, tx pgx.Tx) (int64, error) {
 	return last, mapErr(err, "lock object seq")
 }
 
+// stampAdded returns at, or the microsecond after the newest Added stored when at is not later.
+// Writers pick at before they wait for the seq lock, so without this a batch that got the lock
+// second could carry an earlier Added than one already committed, and a reader asking for what
+// was added after the newest Added it has seen (TAXII added_after) would never get it. tx holds
+// the seq lock, so Added grows with Seq.
+func stampAdded(ctx context.Context, tx pgx.Tx, at time.Time) (time.Time, error) {
+	var newest *time.Time
+	if err := tx.QueryRow(ctx, `SELECT max(added) FROM objects`).Scan(&newest); err != nil {
+		return at, mapErr(err, "read newest added")
+	}
+	if newest != nil && !at.After(*newest) {
+		at = newest.UTC().Add(time.Microsecond)
+	}
+	return at, nil
+}
+
 // PutObjects stores the versions not stored yet in one transaction; see hub.ObjectStore. Large
 // batches are copied into a temporary table and inserted from there with ON CONFLICT DO
 // NOTHING; small ones go in as multi-row INSERTs. Latest flags are kept as in package sqlite.
@@ -105,6 +121,9 @@ func (db *DB) PutObjects(ctx context.Context, objs []*hub.Object, opt hub.PutOpt
 	err = db.write(ctx, func(tx pgx.Tx) error {
 		last, err := lockSeq(ctx, tx)
 		if err != nil {
+			return err
+		}
+		if at, err = stampAdded(ctx, tx, at); err != nil {
 			return err
 		}
 		for i := range rows {

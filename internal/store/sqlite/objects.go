@@ -101,6 +101,18 @@ func (db *DB) PutObjects(ctx context.Context, objs []*hub.Object, opt hub.PutOpt
 		if err := tx.QueryRowContext(ctx, `SELECT last FROM object_seq WHERE id = 1`).Scan(&last); err != nil {
 			return mapErr(err, "read object seq")
 		}
+		// Writers pick at before they get the write lock: without this, a batch that got it
+		// second could carry an earlier Added than one already committed, which a reader
+		// asking for what was added after the newest Added it has seen (TAXII added_after)
+		// would never get. Under the lock, Added grows with Seq.
+		var newest sql.NullInt64
+		if err := tx.QueryRowContext(ctx, `SELECT max(added) FROM objects`).Scan(&newest); err != nil {
+			return mapErr(err, "read newest added")
+		}
+		if newest.Valid && added <= newest.Int64 {
+			added = newest.Int64 + 1
+			at = time.Unix(0, added).UTC()
+		}
 		for i := range rows {
 			rows[i].seq = last + int64(i) + 1
 		}
