@@ -34,6 +34,7 @@ package feed
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"regexp"
 	"slices"
@@ -42,6 +43,7 @@ import (
 	"time"
 
 	"cshub/internal/access"
+	"cshub/internal/bus"
 	"cshub/internal/export"
 	"cshub/internal/hub"
 	"cshub/internal/kb"
@@ -80,6 +82,29 @@ type Service struct {
 	catalog *export.Catalog
 
 	mu sync.Mutex // serialises definition changes, so that versions get increasing times
+}
+
+// Start has s follow deletions announced on b (hub.EventDelete), so that the next poll reports
+// a deleted indicator as removed; without it a deleted version stays in s's Catalog until the
+// Service is made anew. Call it once, before serving.
+func (s *Service) Start(ctx context.Context, b hub.Bus) error {
+	events, err := b.Subscribe(ctx, 0)
+	if err != nil {
+		return err
+	}
+	go func() {
+		// The Catalog needs the deleted version's Seq, which the event carries; it reloads
+		// nothing, so it reads the events itself rather than through kb.FollowChanges.
+		for e := range events {
+			if e.Kind == hub.EventDelete {
+				s.catalog.Forget(e.Workspace, e.ObjectID, e.ObjectSeq)
+			}
+		}
+		if err := bus.Err(b, events); err != nil && !errors.Is(err, context.Canceled) {
+			s.log.Warn("feeds: event stream ended; deletions reach feeds only after a restart", "err", err)
+		}
+	}()
+	return nil
 }
 
 // New returns a Service. Its Catalog is loaded on the first poll.
