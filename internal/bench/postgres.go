@@ -28,6 +28,7 @@ type Options struct {
 	Runs      int    // repeat each ATT&CK measurement this many times and report the median; at least 1
 	Postgres  string // when set, also measure ingest into the PostgreSQL database at this URL
 	Synthetic int    // when above 0, also ingest this many synthetic indicators, once per store
+	Export    int    // when above 0, also store this many synthetic indicators and export them cold (ExportCold)
 }
 
 // Run measures the figures o selects, ATT&CK (bundle, as from Attack) first, and returns them
@@ -39,6 +40,9 @@ func Run(ctx context.Context, bundle []byte, o Options) ([]Row, error) {
 	if o.Synthetic < 0 {
 		return nil, hub.FieldError("synthetic", "must not be negative, not %d", o.Synthetic)
 	}
+	if o.Export < 0 {
+		return nil, hub.FieldError("export", "must not be negative, not %d", o.Export)
+	}
 	rows, err := Ingest(ctx, o.Dir, bundle, o.Runs)
 	if err != nil {
 		return nil, err
@@ -49,6 +53,19 @@ func Run(ctx context.Context, bundle []byte, o Options) ([]Row, error) {
 			return nil, err
 		}
 		rows = append(rows, more...)
+	}
+	if o.Export > 0 {
+		path, root, err := ExportStore(ctx, o.Dir, o.Export)
+		if err != nil {
+			return nil, err
+		}
+		for _, format := range []string{"text", "suricata"} {
+			more, _, err := ExportCold(ctx, path, root, format)
+			if err != nil {
+				return nil, err
+			}
+			rows = append(rows, more...)
+		}
 	}
 	if o.Postgres == "" {
 		return rows, nil

@@ -59,7 +59,7 @@ type Catalog struct {
 	touched   []touch                 // (Seq, indicator id) of every version loaded, in Seq order; guarded by mu
 	deadlines []deadline              // validity bounds, sorted by time; guarded by mu
 	pending   []deadline              // bounds loaded since deadlines was last sorted; guarded by mu
-	benign    map[Value]bool          // warninglist answers per value; guarded by mu
+	benign    map[Value]bool          // the values on a warninglist of real services; guarded by mu
 	clock     time.Time               // the latest Point.Time handed out or deletion time recorded; guarded by mu
 }
 
@@ -152,15 +152,19 @@ var system = hub.Viewer{System: true}
 func (c *Catalog) Sync(ctx context.Context, progress func(loaded int)) (Point, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	f := hub.Filter{Viewer: system, Types: []string{"indicator", "sighting"}, AfterSeq: c.seq, AllVersions: c.all, Limit: syncPage}
+	// Reading a page from the store (and opening it) costs about as much as parsing and
+	// adding one, so one goroutine reads the next page while this one takes in the last.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pages := make(chan page, 1)
+	go c.read(ctx, pages)
 	loaded := 0
-	for {
-		objs, err := c.kb.List(ctx, f)
-		if err != nil {
-			return Point{Seq: c.seq, Time: c.tick(false)}, err
+	for pg := range pages {
+		if pg.err != nil {
+			return Point{Seq: c.seq, Time: c.tick(false)}, pg.err
 		}
-		parsed := c.parse(objs)
-		for i, o := range objs {
+		parsed := c.parse(pg.objs)
+		for i, o := range pg.objs {
 			if o.Type == "indicator" {
 				c.addIndicator(o, parsed[i])
 			} else {
@@ -168,14 +172,10 @@ func (c *Catalog) Sync(ctx context.Context, progress func(loaded int)) (Point, e
 			}
 			c.seq = max(c.seq, o.Seq)
 		}
-		loaded += len(objs)
-		if progress != nil && len(objs) > 0 {
+		loaded += len(pg.objs)
+		if progress != nil && len(pg.objs) > 0 {
 			progress(loaded)
 		}
-		if len(objs) < f.Limit {
-			break
-		}
-		f.AfterSeq = objs[len(objs)-1].Seq
 	}
 	if len(c.pending) > len(c.deadlines)/8 {
 		c.deadlines = append(c.deadlines, c.pending...)
@@ -183,6 +183,33 @@ func (c *Catalog) Sync(ctx context.Context, progress func(loaded int)) (Point, e
 		slices.SortFunc(c.deadlines, func(a, b deadline) int { return a.t.Compare(b.t) })
 	}
 	return Point{Seq: c.seq, Time: c.tick(false)}, nil
+}
+
+// page is one page of versions read by read, or the error that ended the reading.
+type page struct {
+	objs []*hub.Object
+	err  error
+}
+
+// read sends to pages every indicator and sighting version stored after c.seq, a page at a
+// time, then closes it. It reads c.seq before the first send, while Sync holds c.mu and has not
+// yet changed it.
+func (c *Catalog) read(ctx context.Context, pages chan<- page) {
+	defer close(pages)
+	f := hub.Filter{Viewer: system, Types: []string{"indicator", "sighting"}, AfterSeq: c.seq, AllVersions: c.all,
+		Limit: syncPage, NoTokens: true}
+	for {
+		objs, err := c.kb.List(ctx, f)
+		select {
+		case pages <- page{objs, err}:
+		case <-ctx.Done():
+			return
+		}
+		if err != nil || len(objs) < f.Limit {
+			return
+		}
+		f.AfterSeq = objs[len(objs)-1].Seq
+	}
 }
 
 // tick returns the current time for a Point or, with after, for a deletion, such that a
@@ -235,17 +262,33 @@ func meta(o *hub.Object) hub.Object {
 		Recipients: o.Recipients, Modified: o.Modified, Revoked: o.Revoked}
 }
 
-// parse reads the exportable record of each indicator of a page (nil for other objects), on
-// every core: decoding bodies and patterns costs as much as reading them from the store.
-func (c *Catalog) parse(objs []*hub.Object) []*Indicator {
-	out := make([]*Indicator, len(objs))
+// parsed is an indicator version's exportable record, or nil, and whether each of its values
+// is on a warninglist of real services.
+type parsed struct {
+	ind    *Indicator
+	benign []bool
+}
+
+// parse reads the exportable record of each indicator of a page (nil for other objects) and
+// asks the warninglists about its values, on every core: decoding bodies and patterns costs as
+// much as reading them from the store.
+func (c *Catalog) parse(objs []*hub.Object) []parsed {
+	out := make([]parsed, len(objs))
 	workers := runtime.GOMAXPROCS(0)
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
 			for i := w; i < len(objs); i += workers {
-				if objs[i].Type == "indicator" {
-					out[i] = indicator(objs[i], c.keep)
+				if objs[i].Type != "indicator" {
+					continue
+				}
+				ind := indicator(objs[i], c.keep)
+				out[i].ind = ind
+				if ind != nil && c.wl != nil {
+					out[i].benign = make([]bool, len(ind.Values))
+					for j, val := range ind.Values {
+						out[i].benign[j] = len(c.wl.Benign(val.Type, val.Value)) > 0
+					}
 				}
 			}
 		})
@@ -255,20 +298,21 @@ func (c *Catalog) parse(objs []*hub.Object) []*Indicator {
 }
 
 // addIndicator records one indicator version, whose record parse made; c.mu is held.
-func (c *Catalog) addIndicator(o *hub.Object, ind *Indicator) {
+func (c *Catalog) addIndicator(o *hub.Object, p parsed) {
 	key := o.Workspace + "/" + o.ID
 	h := c.inds[key]
 	if h == nil {
 		h = &history{}
 		c.inds[key] = h
-		c.byID[o.ID] = append(c.byID[o.ID], h)
+		if c.all { // only Delta looks indicators up by id
+			c.byID[o.ID] = append(c.byID[o.ID], h)
+		}
 	}
+	ind := p.ind
 	v := version{stored: stored{seq: o.Seq, obj: meta(o)}, ind: ind}
-	if ind != nil && c.wl != nil {
-		for _, val := range ind.Values {
-			if _, seen := c.benign[val]; !seen {
-				c.benign[val] = len(c.wl.Benign(val.Type, val.Value)) > 0
-			}
+	for j, b := range p.benign {
+		if b {
+			c.benign[ind.Values[j]] = true // values not on a list are left out: the map stays small
 		}
 	}
 	if !c.all {

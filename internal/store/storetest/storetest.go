@@ -271,6 +271,14 @@ func testRoundTrip(t *testing.T, s hub.Store) {
 		t.Fatalf("listed %d objects, want 2", len(objs))
 	}
 	sameObject(t, objs[0], o)
+	// NoTokens leaves out the tokens and nothing else.
+	objs = list(t, s, hub.Filter{Viewer: system, NoTokens: true})
+	if len(objs) != 2 || objs[0].Tokens != nil {
+		t.Fatalf("NoTokens: %d objects, tokens %v; want 2, none", len(objs), objs[0].Tokens)
+	}
+	noTokens := *o
+	noTokens.Tokens = nil
+	sameObject(t, objs[0], &noTokens)
 }
 
 func testVersions(t *testing.T, s hub.Store) {
