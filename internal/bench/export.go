@@ -11,11 +11,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"cshub/internal/access"
 	"cshub/internal/export"
 	"cshub/internal/hub"
 	"cshub/internal/kb"
 	"cshub/internal/seal"
+	"cshub/internal/store/postgres"
 	"cshub/internal/store/sqlite"
 	"cshub/internal/warninglist"
 )
@@ -24,46 +27,99 @@ import (
 // another version is built again.
 const exportStoreVersion = "v1"
 
-// ExportStore returns the path of a sealed SQLite store under dir holding n synthetic indicators
+// ExportSource is a store that ExportStore or ExportStorePostgres filled, for ExportCold.
+type ExportSource struct {
+	Store string                                       // "SQLite" or "PostgreSQL", for the report
+	Open  func(ctx context.Context) (hub.Store, error) // opens it anew
+	Root  []byte                                       // the root key that unseals it
+}
+
+// ExportStore returns a sealed SQLite store under dir holding n synthetic indicators
 // (SyntheticIndicators with a fixed seed) in a community workspace of two organisations, "bench"
-// (their author) and "peer", and the root key that unseals it. A store built before under dir
-// for the same n is reused: building a million indicators takes minutes, exporting them seconds.
-func ExportStore(ctx context.Context, dir string, n int) (path string, root []byte, err error) {
+// (their author) and "peer". A store built before under dir for the same n is reused: building
+// a million indicators takes minutes, exporting them seconds.
+func ExportStore(ctx context.Context, dir string, n int) (ExportSource, error) {
 	base := filepath.Join(dir, fmt.Sprintf("export-%s-%d", exportStoreVersion, n))
 	path, keyPath := base+".db", base+".key"
-	if root, err = os.ReadFile(keyPath); err == nil {
-		return path, root, nil // the key is written last, once the store is complete
+	src := ExportSource{Store: "SQLite", Open: func(context.Context) (hub.Store, error) { return sqlite.Open(path) }}
+	var err error
+	if src.Root, err = os.ReadFile(keyPath); err == nil {
+		return src, nil // the key is written last, once the store is complete
 	}
 	if !errors.Is(err, os.ErrNotExist) {
-		return "", nil, err
+		return src, err
 	}
 	for _, p := range []string{path, path + "-wal", path + "-shm"} {
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return "", nil, err
+			return src, err
 		}
 	}
-	st, err := sqlite.Open(path)
+	if src.Root, err = fillExportStore(ctx, src, n); err != nil {
+		return src, err
+	}
+	return src, os.WriteFile(keyPath, src.Root, 0o600)
+}
+
+// ExportStorePostgres is ExportStore in a schema of the PostgreSQL database at base named for
+// n and the layout, kept between runs (drop it by hand: DROP SCHEMA ... CASCADE); the root key
+// is kept in the schema beside it, as a benchmark's store may be.
+func ExportStorePostgres(ctx context.Context, base string, n int) (ExportSource, error) {
+	schema := fmt.Sprintf("cshub_bench_export_%s_%d", exportStoreVersion, n)
+	u, err := withSearchPath(base, schema)
+	src := ExportSource{Store: "PostgreSQL", Open: func(ctx context.Context) (hub.Store, error) { return postgres.Open(ctx, u) }}
 	if err != nil {
-		return "", nil, err
+		return src, err
+	}
+	c, err := pgx.Connect(ctx, base)
+	if err != nil {
+		return src, &hub.Error{Code: hub.EUnavailable, Field: "store", Message: "connect to PostgreSQL", Err: err}
+	}
+	defer c.Close(ctx)
+	if c.QueryRow(ctx, "SELECT key FROM "+schema+".bench_root").Scan(&src.Root) == nil {
+		return src, nil // written last, once the store is complete
+	}
+	for _, stmt := range []string{"DROP SCHEMA IF EXISTS " + schema + " CASCADE", "CREATE SCHEMA " + schema} {
+		if _, err := c.Exec(ctx, stmt); err != nil {
+			return src, fmt.Errorf("bench: %s: %w", stmt, err)
+		}
+	}
+	if src.Root, err = fillExportStore(ctx, src, n); err != nil {
+		return src, err
+	}
+	for _, stmt := range []string{"CREATE TABLE " + schema + ".bench_root (key bytea NOT NULL)", "ANALYZE " + schema + ".objects"} {
+		if _, err := c.Exec(ctx, stmt); err != nil {
+			return src, fmt.Errorf("bench: %s: %w", stmt, err)
+		}
+	}
+	_, err = c.Exec(ctx, "INSERT INTO "+schema+".bench_root (key) VALUES ($1)", src.Root)
+	return src, err
+}
+
+// fillExportStore fills the empty store of src and returns its root key.
+func fillExportStore(ctx context.Context, src ExportSource, n int) ([]byte, error) {
+	st, err := src.Open(ctx)
+	if err != nil {
+		return nil, err
 	}
 	defer st.Close()
 	b := seal.New(st)
-	if root, err = seal.NewRootKey(); err != nil {
-		return "", nil, err
+	root, err := seal.NewRootKey()
+	if err != nil {
+		return nil, err
 	}
 	if err := b.Initialize(ctx, root); err != nil {
-		return "", nil, err
+		return nil, err
 	}
 	if err := b.AddWorkspace(ctx, "bench"); err != nil {
-		return "", nil, err
+		return nil, err
 	}
 	for _, org := range []string{"bench", "peer"} {
 		if err := st.CreateOrg(ctx, &hub.Org{Code: org, Name: org, Country: "BE", Kind: hub.OrgMember, Active: true}); err != nil {
-			return "", nil, err
+			return nil, err
 		}
 	}
 	if err := st.CreateWorkspace(ctx, &hub.Workspace{Slug: "bench", Kind: hub.WorkspaceCommunity, DefaultTLP: hub.TLPClear, Members: []string{"bench", "peer"}}); err != nil {
-		return "", nil, err
+		return nil, err
 	}
 	k := kb.New(kb.Config{Store: st, Sealer: b})
 	// Bundles of 50,000 keep the memory of a million-indicator build near that of one bundle.
@@ -72,40 +128,40 @@ func ExportStore(ctx context.Context, dir string, n int) (path string, root []by
 		bundle := SyntheticIndicators(min(chunk, n-i), syntheticSeed+uint64(i))
 		sum, err := k.Ingest(ctx, kb.Submission{Org: "bench", Workspace: "bench"}, bytes.NewReader(bundle))
 		if err != nil {
-			return "", nil, err
+			return nil, err
 		}
 		if len(sum.Rejected) > 0 {
-			return "", nil, fmt.Errorf("bench: %d indicators rejected, first: %s", len(sum.Rejected), sum.Rejected[0].Reason)
+			return nil, fmt.Errorf("bench: %d indicators rejected, first: %s", len(sum.Rejected), sum.Rejected[0].Reason)
 		}
 	}
-	return path, root, os.WriteFile(keyPath, root, 0o600)
+	return root, nil
 }
 
 // ExportCold measures, once, what `cshub export --org peer --format format` does with the store
-// at path (from ExportStore), from nothing in memory: open the store, unseal it, read every
+// of src, from nothing in memory: open the store, unseal it, read every
 // indicator, select what organisation "peer" may take away and write it in format to io.Discard.
 // Beside it, in the same run, it measures the scan of the same rows from the store as stored
 // (sealed, not decoded): the floor that reading alone costs. It returns the rows and the number
 // of indicators exported.
-func ExportCold(ctx context.Context, path string, root []byte, format string) ([]Row, int, error) {
+func ExportCold(ctx context.Context, src ExportSource, format string) ([]Row, int, error) {
 	f, err := export.LookupFormat(format)
 	if err != nil {
 		return nil, 0, err
 	}
 	cpu0 := cpuTime()
-	scan, rows, err := scanStore(ctx, path)
+	scan, rows, err := scanStore(ctx, src)
 	if err != nil {
 		return nil, 0, err
 	}
 	cpu1 := cpuTime()
 	start := time.Now()
-	n, err := exportOnce(ctx, path, root, f)
+	n, err := exportOnce(ctx, src, f)
 	if err != nil {
 		return nil, 0, err
 	}
 	elapsed := time.Since(start)
 	cpu2 := cpuTime()
-	name := fmt.Sprintf("export %d stored indicators cold (SQLite, sealed, %s)", rows, format)
+	name := fmt.Sprintf("export %d stored indicators cold (%s, sealed, %s)", rows, src.Store, format)
 	return []Row{
 		{Name: name, Value: elapsed.Seconds(), Unit: "s", Baseline: "scan of the same rows, sealed, not decoded", Base: scan.Seconds()},
 		{Name: name, Value: (cpu2 - cpu1).Seconds(), Unit: "CPU s", Baseline: "scan of the same rows, sealed, not decoded", Base: (cpu1 - cpu0).Seconds()},
@@ -122,11 +178,11 @@ func cpuTime() time.Duration {
 	return time.Duration(r.Utime.Nano() + r.Stime.Nano())
 }
 
-// scanStore reads every indicator row of the store at path, as the export's first step does,
+// scanStore reads every indicator row of the store of src, as the export's first step does,
 // without opening or decoding the bodies.
-func scanStore(ctx context.Context, path string) (time.Duration, int, error) {
+func scanStore(ctx context.Context, src ExportSource) (time.Duration, int, error) {
 	start := time.Now()
-	st, err := sqlite.Open(path)
+	st, err := src.Open(ctx)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -147,14 +203,14 @@ func scanStore(ctx context.Context, path string) (time.Duration, int, error) {
 }
 
 // exportOnce is `cshub export` without its flags and audit entry.
-func exportOnce(ctx context.Context, path string, root []byte, f export.Format) (int, error) {
-	st, err := sqlite.Open(path)
+func exportOnce(ctx context.Context, src ExportSource, f export.Format) (int, error) {
+	st, err := src.Open(ctx)
 	if err != nil {
 		return 0, err
 	}
 	defer st.Close()
 	b := seal.New(st)
-	if err := b.Unseal(ctx, root); err != nil {
+	if err := b.Unseal(ctx, src.Root); err != nil {
 		return 0, err
 	}
 	v, err := access.ViewerFor(ctx, st, "peer", access.PathExport)

@@ -55,17 +55,11 @@ func Run(ctx context.Context, bundle []byte, o Options) ([]Row, error) {
 		rows = append(rows, more...)
 	}
 	if o.Export > 0 {
-		path, root, err := ExportStore(ctx, o.Dir, o.Export)
+		more, err := exportRows(ctx, func() (ExportSource, error) { return ExportStore(ctx, o.Dir, o.Export) })
 		if err != nil {
 			return nil, err
 		}
-		for _, format := range []string{"text", "suricata"} {
-			more, _, err := ExportCold(ctx, path, root, format)
-			if err != nil {
-				return nil, err
-			}
-			rows = append(rows, more...)
-		}
+		rows = append(rows, more...)
 	}
 	if o.Postgres == "" {
 		return rows, nil
@@ -77,6 +71,31 @@ func Run(ctx context.Context, bundle []byte, o Options) ([]Row, error) {
 	rows = append(rows, more...)
 	if o.Synthetic > 0 {
 		more, err := IngestSynthetic(ctx, o.Postgres, o.Synthetic)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, more...)
+	}
+	if o.Export > 0 {
+		more, err := exportRows(ctx, func() (ExportSource, error) { return ExportStorePostgres(ctx, o.Postgres, o.Export) })
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, more...)
+	}
+	return rows, nil
+}
+
+// exportRows builds a store with build and measures cold exports of it in a plain and in the
+// slowest rule format.
+func exportRows(ctx context.Context, build func() (ExportSource, error)) ([]Row, error) {
+	src, err := build()
+	if err != nil {
+		return nil, err
+	}
+	var rows []Row
+	for _, format := range []string{"text", "suricata"} {
+		more, _, err := ExportCold(ctx, src, format)
 		if err != nil {
 			return nil, err
 		}
