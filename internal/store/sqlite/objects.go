@@ -459,47 +459,20 @@ func (db *DB) GetObject(ctx context.Context, v hub.Viewer, id string, modified t
 // ListObjects returns the versions f selects that f.Viewer may see, in seq order; see
 // hub.ObjectStore.
 func (db *DB) ListObjects(ctx context.Context, f hub.Filter) ([]*hub.Object, error) {
+	q := &query{}
+	q.sql(selectObject)
+	ok, err := q.where(f)
+	if err != nil || !ok {
+		return nil, err
+	}
+	if f.AfterSeq > 0 {
+		q.sql(" AND o.seq > ").arg(f.AfterSeq)
+	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = DefaultLimit
 	}
-	q := &query{}
-	// With several types, objects_type_seq yields each type in seq order but not all of them
-	// together, and SQLite would sort every row after the cursor for each page: paging through
-	// a million indicators and sightings took quadratic time. One arm per type, each read in
-	// index order up to the limit, merged, costs a page at most len(Types) pages.
-	arms := [][]string{f.Types}
-	if len(f.Types) > 1 {
-		arms = arms[:0]
-		for _, t := range f.Types {
-			arms = append(arms, []string{t})
-		}
-	}
-	for i, types := range arms {
-		if len(arms) > 1 {
-			if i > 0 {
-				q.sql(" UNION ALL ")
-			}
-			q.sql("SELECT * FROM (")
-		}
-		q.sql(selectObject)
-		arm := f
-		arm.Types = types
-		ok, err := q.where(arm)
-		if err != nil || !ok {
-			return nil, err
-		}
-		if f.AfterSeq > 0 {
-			q.sql(" AND o.seq > ").arg(f.AfterSeq)
-		}
-		q.sql(" ORDER BY o.seq LIMIT ").arg(limit)
-		if len(arms) > 1 {
-			q.sql(")")
-		}
-	}
-	if len(arms) > 1 {
-		q.sql(" ORDER BY 1 LIMIT ").arg(limit)
-	}
+	q.sql(" ORDER BY o.seq LIMIT ").arg(limit)
 	return db.objects(ctx, q, !f.NoTokens)
 }
 
