@@ -145,6 +145,9 @@ func serve(ctx context.Context, e *env, a *app, f *serveFlags, ready func(url st
 	features = append(features, exercises)
 	startPeerSync(ctx, a)
 	feeds := feed.New(feed.Config{KB: a.kb, Dir: a.store, Warninglists: warninglist.Default(), Log: a.log})
+	if err := feeds.Start(ctx, a.bus); err != nil {
+		return err
+	}
 	features = append(features, feeds)
 	apiSrv := api.New(api.Config{KB: a.kb, Gather: gatherer, Dir: a.store, Auth: a.auth, Log: a.log, Stream: streams, Lookup: lookups, Search: index, Admin: a.admin, Audit: a.audit, Features: features})
 	webSrv, err := web.New(web.Config{KB: a.kb, Dir: a.store, Auth: a.auth, Sessions: a.sessions, Audit: a.audit, Log: a.log,

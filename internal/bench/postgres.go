@@ -31,6 +31,7 @@ type Options struct {
 	Correlate int    // when above 0, also measure correlation against a store of this many values
 	Match     int    // when above 0, also measure POST /api/v1/match against this many indicators
 	Restart   int    // when above 0, also time a replica's restart holding this many indicators
+	Export    int    // when above 0, also store this many synthetic indicators and export them cold (ExportCold)
 }
 
 // Run measures the figures o selects, ATT&CK (bundle, as from Attack) first, and returns them
@@ -39,56 +40,56 @@ func Run(ctx context.Context, bundle []byte, o Options) ([]Row, error) {
 	if o.Runs < 1 {
 		return nil, hub.FieldError("runs", "must be at least 1, not %d", o.Runs)
 	}
-	if o.Synthetic < 0 {
-		return nil, hub.FieldError("synthetic", "must not be negative, not %d", o.Synthetic)
-	}
-	for field, n := range map[string]int{"correlate": o.Correlate, "match": o.Match} {
+	for field, n := range map[string]int{"synthetic": o.Synthetic, "correlate": o.Correlate, "match": o.Match, "restart": o.Restart, "export": o.Export} {
 		if n < 0 {
 			return nil, hub.FieldError(field, "must not be negative, not %d", n)
 		}
 	}
-	rows, err := Ingest(ctx, o.Dir, bundle, o.Runs)
+	pg := o.Postgres != ""
+	// Each step is one optional figure, in the order Print shows them: SQLite first, then
+	// PostgreSQL.
+	steps := []struct {
+		on  bool
+		run func() ([]Row, error)
+	}{
+		{true, func() ([]Row, error) { return Ingest(ctx, o.Dir, bundle, o.Runs) }},
+		{o.Synthetic > 0, func() ([]Row, error) { return IngestSyntheticSQLite(ctx, o.Dir, o.Synthetic) }},
+		{o.Correlate > 0, func() ([]Row, error) { return Correlate(ctx, o.Dir, o.Correlate, correlateEvent) }},
+		{o.Restart > 0, func() ([]Row, error) { return Restart(ctx, o.Dir, o.Restart, RestartEvents) }},
+		{o.Match > 0, func() ([]Row, error) { return MatchAPI(ctx, o.Dir, o.Match, 5*time.Second) }},
+		{o.Export > 0, func() ([]Row, error) {
+			return exportRows(ctx, func() (ExportSource, error) { return ExportStore(ctx, o.Dir, o.Export) })
+		}},
+		{pg, func() ([]Row, error) { return IngestPostgres(ctx, o.Postgres, bundle, o.Runs) }},
+		{pg && o.Synthetic > 0, func() ([]Row, error) { return IngestSynthetic(ctx, o.Postgres, o.Synthetic) }},
+		{pg && o.Export > 0, func() ([]Row, error) {
+			return exportRows(ctx, func() (ExportSource, error) { return ExportStorePostgres(ctx, o.Postgres, o.Export) })
+		}},
+	}
+	var rows []Row
+	for _, s := range steps {
+		if !s.on {
+			continue
+		}
+		more, err := s.run()
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, more...)
+	}
+	return rows, nil
+}
+
+// exportRows builds a store with build and measures cold exports of it in a plain and in the
+// slowest rule format.
+func exportRows(ctx context.Context, build func() (ExportSource, error)) ([]Row, error) {
+	src, err := build()
 	if err != nil {
 		return nil, err
 	}
-	if o.Synthetic > 0 {
-		more, err := IngestSyntheticSQLite(ctx, o.Dir, o.Synthetic)
-		if err != nil {
-			return nil, err
-		}
-		rows = append(rows, more...)
-	}
-	if o.Correlate > 0 {
-		more, err := Correlate(ctx, o.Dir, o.Correlate, correlateEvent)
-		if err != nil {
-			return nil, err
-		}
-		rows = append(rows, more...)
-	}
-	if o.Restart > 0 {
-		more, err := Restart(ctx, o.Dir, o.Restart, RestartEvents)
-		if err != nil {
-			return nil, err
-		}
-		rows = append(rows, more...)
-	}
-	if o.Match > 0 {
-		more, err := MatchAPI(ctx, o.Dir, o.Match, 5*time.Second)
-		if err != nil {
-			return nil, err
-		}
-		rows = append(rows, more...)
-	}
-	if o.Postgres == "" {
-		return rows, nil
-	}
-	more, err := IngestPostgres(ctx, o.Postgres, bundle, o.Runs)
-	if err != nil {
-		return nil, err
-	}
-	rows = append(rows, more...)
-	if o.Synthetic > 0 {
-		more, err := IngestSynthetic(ctx, o.Postgres, o.Synthetic)
+	var rows []Row
+	for _, format := range []string{"text", "suricata"} {
+		more, _, err := ExportCold(ctx, src, format)
 		if err != nil {
 			return nil, err
 		}

@@ -59,7 +59,8 @@ type Catalog struct {
 	touched   []touch                 // (Seq, indicator id) of every version loaded, in Seq order; guarded by mu
 	deadlines []deadline              // validity bounds, sorted by time; guarded by mu
 	pending   []deadline              // bounds loaded since deadlines was last sorted; guarded by mu
-	benign    map[Value]bool          // warninglist answers per value; guarded by mu
+	benign    map[Value]bool          // the values on a warninglist of real services; guarded by mu
+	clock     time.Time               // the latest Point.Time handed out or deletion time recorded; guarded by mu
 }
 
 type touch struct {
@@ -72,35 +73,52 @@ type deadline struct {
 	id string
 }
 
-// version is one indicator version: its access metadata and, when it is exportable, its
-// record. A version that is revoked or carries nothing exportable still supersedes the ones
-// before it.
-type version struct {
-	seq int64
-	obj hub.Object // Workspace, Author, TLP, Recipients, Modified; no body
-	ind *Indicator // nil: nothing to export
+// stored is what every version the Catalog holds carries: where it was stored and, once the
+// hub deleted it, when the Catalog learnt so.
+type stored struct {
+	seq  int64
+	gone time.Time  // zero: not deleted
+	obj  hub.Object // Workspace, Author, TLP, Recipients, Modified, Revoked; no body
 }
 
-type history struct{ versions []version }
+// in reports whether the version is part of the hub's history as of p.
+func (s *stored) in(p Point) bool {
+	return s.seq <= p.Seq && (s.gone.IsZero() || p.Time.Before(s.gone))
+}
 
-// at returns the version in force at seq: the latest by modified among those stored by then.
-func (h *history) at(seq int64) *version {
-	var best *version
-	for i := range h.versions {
-		v := &h.versions[i]
-		if v.seq > seq {
+// latest returns the version of vs in force at p: the latest by modified among those stored by
+// then and not deleted by then. vs is in Seq order.
+func latest[V any](vs []V, p Point, st func(*V) *stored) *V {
+	var best *V
+	for i := range vs {
+		v := &vs[i]
+		s := st(v)
+		if s.seq > p.Seq {
 			break
 		}
-		if best == nil || !v.obj.Modified.Before(best.obj.Modified) {
+		if s.in(p) && (best == nil || !s.obj.Modified.Before(st(best).obj.Modified)) {
 			best = v
 		}
 	}
 	return best
 }
 
+// version is one indicator version: its access metadata and, when it is exportable, its
+// record. A version that is revoked or carries nothing exportable still supersedes the ones
+// before it.
+type version struct {
+	stored
+	ind *Indicator // nil: nothing to export
+}
+
+type history struct{ versions []version }
+
+func (h *history) at(p Point) *version {
+	return latest(h.versions, p, func(v *version) *stored { return &v.stored })
+}
+
 type sightVersion struct {
-	seq   int64
-	obj   hub.Object
+	stored
 	of    string // sighting_of_ref
 	fp    bool   // x_cshub_false_positive
 	count int
@@ -108,18 +126,8 @@ type sightVersion struct {
 
 type sightings struct{ versions []sightVersion }
 
-func (s *sightings) at(seq int64) *sightVersion {
-	var best *sightVersion
-	for i := range s.versions {
-		v := &s.versions[i]
-		if v.seq > seq {
-			break
-		}
-		if best == nil || !v.obj.Modified.Before(best.obj.Modified) {
-			best = v
-		}
-	}
-	return best
+func (s *sightings) at(p Point) *sightVersion {
+	return latest(s.versions, p, func(v *sightVersion) *stored { return &v.stored })
 }
 
 // NewCatalog returns an empty Catalog; Sync loads it.
@@ -144,15 +152,19 @@ var system = hub.Viewer{System: true}
 func (c *Catalog) Sync(ctx context.Context, progress func(loaded int)) (Point, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	f := hub.Filter{Viewer: system, Types: []string{"indicator", "sighting"}, AfterSeq: c.seq, AllVersions: c.all, Limit: syncPage}
+	// Reading a page from the store (and opening it) costs about as much as parsing and
+	// adding one, so one goroutine reads the next page while this one takes in the last.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pages := make(chan page, 1)
+	go c.read(ctx, pages)
 	loaded := 0
-	for {
-		objs, err := c.kb.List(ctx, f)
-		if err != nil {
-			return Point{Seq: c.seq, Time: c.now()}, err
+	for pg := range pages {
+		if pg.err != nil {
+			return Point{Seq: c.seq, Time: c.tick(false)}, pg.err
 		}
-		parsed := c.parse(objs)
-		for i, o := range objs {
+		parsed := c.parse(pg.objs)
+		for i, o := range pg.objs {
 			if o.Type == "indicator" {
 				c.addIndicator(o, parsed[i])
 			} else {
@@ -160,21 +172,89 @@ func (c *Catalog) Sync(ctx context.Context, progress func(loaded int)) (Point, e
 			}
 			c.seq = max(c.seq, o.Seq)
 		}
-		loaded += len(objs)
-		if progress != nil && len(objs) > 0 {
+		loaded += len(pg.objs)
+		if progress != nil && len(pg.objs) > 0 {
 			progress(loaded)
 		}
-		if len(objs) < f.Limit {
-			break
-		}
-		f.AfterSeq = objs[len(objs)-1].Seq
 	}
 	if len(c.pending) > len(c.deadlines)/8 {
 		c.deadlines = append(c.deadlines, c.pending...)
 		c.pending = c.pending[:0]
 		slices.SortFunc(c.deadlines, func(a, b deadline) int { return a.t.Compare(b.t) })
 	}
-	return Point{Seq: c.seq, Time: c.now()}, nil
+	return Point{Seq: c.seq, Time: c.tick(false)}, nil
+}
+
+// page is one page of versions read by read, or the error that ended the reading.
+type page struct {
+	objs []*hub.Object
+	err  error
+}
+
+// read sends to pages every indicator and sighting version stored after c.seq, a page at a
+// time, then closes it. It reads c.seq before the first send, while Sync holds c.mu and has not
+// yet changed it.
+func (c *Catalog) read(ctx context.Context, pages chan<- page) {
+	defer close(pages)
+	f := hub.Filter{Viewer: system, Types: []string{"indicator", "sighting"}, AfterSeq: c.seq, AllVersions: c.all,
+		Limit: syncPage, NoTokens: true}
+	for {
+		objs, err := c.kb.List(ctx, f)
+		select {
+		case pages <- page{objs, err}:
+		case <-ctx.Done():
+			return
+		}
+		if err != nil || len(objs) < f.Limit {
+			return
+		}
+		f.AfterSeq = objs[len(objs)-1].Seq
+	}
+}
+
+// tick returns the current time for a Point or, with after, for a deletion, such that a
+// deletion falls strictly after every Point handed out before it and at or before every Point
+// handed out after it, whatever the clock does; c.mu is held.
+func (c *Catalog) tick(after bool) time.Time {
+	t := c.now()
+	switch {
+	case after && !t.After(c.clock):
+		t = c.clock.Add(time.Nanosecond)
+	case t.Before(c.clock):
+		t = c.clock
+	}
+	c.clock = t
+	return t
+}
+
+// Forget records that the hub deleted the version of (workspace, id) stored at seq, an
+// indicator or a sighting: from the next Point on, Select and Delta answer as if it had never
+// been stored, and Delta reports the indicators it takes away. A version the Catalog has not
+// loaded is skipped: the store no longer holds it, so no Sync will.
+func (c *Catalog) Forget(workspace, id string, seq int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	key := workspace + "/" + id
+	var st *stored
+	of := id // the indicator whose export changes
+	if h := c.inds[key]; h != nil {
+		if i := slices.IndexFunc(h.versions, func(v version) bool { return v.seq == seq }); i >= 0 {
+			st = &h.versions[i].stored
+		}
+	} else if s := c.sights[key]; s != nil {
+		if i := slices.IndexFunc(s.versions, func(v sightVersion) bool { return v.seq == seq }); i >= 0 {
+			st, of = &s.versions[i].stored, s.versions[i].of
+		}
+	}
+	if st == nil || !st.gone.IsZero() {
+		return
+	}
+	st.gone = c.tick(true)
+	if c.all {
+		// A deletion is a deadline: Delta looks at the indicators whose bounds fall between
+		// its Points.
+		c.pending = append(c.pending, deadline{st.gone, of})
+	}
 }
 
 func meta(o *hub.Object) hub.Object {
@@ -182,17 +262,33 @@ func meta(o *hub.Object) hub.Object {
 		Recipients: o.Recipients, Modified: o.Modified, Revoked: o.Revoked}
 }
 
-// parse reads the exportable record of each indicator of a page (nil for other objects), on
-// every core: decoding bodies and patterns costs as much as reading them from the store.
-func (c *Catalog) parse(objs []*hub.Object) []*Indicator {
-	out := make([]*Indicator, len(objs))
+// parsed is an indicator version's exportable record, or nil, and whether each of its values
+// is on a warninglist of real services.
+type parsed struct {
+	ind    *Indicator
+	benign []bool
+}
+
+// parse reads the exportable record of each indicator of a page (nil for other objects) and
+// asks the warninglists about its values, on every core: decoding bodies and patterns costs as
+// much as reading them from the store.
+func (c *Catalog) parse(objs []*hub.Object) []parsed {
+	out := make([]parsed, len(objs))
 	workers := runtime.GOMAXPROCS(0)
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
 			for i := w; i < len(objs); i += workers {
-				if objs[i].Type == "indicator" {
-					out[i] = indicator(objs[i], c.keep)
+				if objs[i].Type != "indicator" {
+					continue
+				}
+				ind := indicator(objs[i], c.keep)
+				out[i].ind = ind
+				if ind != nil && c.wl != nil {
+					out[i].benign = make([]bool, len(ind.Values))
+					for j, val := range ind.Values {
+						out[i].benign[j] = len(c.wl.Benign(val.Type, val.Value)) > 0
+					}
 				}
 			}
 		})
@@ -202,20 +298,21 @@ func (c *Catalog) parse(objs []*hub.Object) []*Indicator {
 }
 
 // addIndicator records one indicator version, whose record parse made; c.mu is held.
-func (c *Catalog) addIndicator(o *hub.Object, ind *Indicator) {
+func (c *Catalog) addIndicator(o *hub.Object, p parsed) {
 	key := o.Workspace + "/" + o.ID
 	h := c.inds[key]
 	if h == nil {
 		h = &history{}
 		c.inds[key] = h
-		c.byID[o.ID] = append(c.byID[o.ID], h)
+		if c.all { // only Delta looks indicators up by id
+			c.byID[o.ID] = append(c.byID[o.ID], h)
+		}
 	}
-	v := version{seq: o.Seq, obj: meta(o), ind: ind}
-	if ind != nil && c.wl != nil {
-		for _, val := range ind.Values {
-			if _, seen := c.benign[val]; !seen {
-				c.benign[val] = len(c.wl.Benign(val.Type, val.Value)) > 0
-			}
+	ind := p.ind
+	v := version{stored: stored{seq: o.Seq, obj: meta(o)}, ind: ind}
+	for j, b := range p.benign {
+		if b {
+			c.benign[ind.Values[j]] = true // values not on a list are left out: the map stays small
 		}
 	}
 	if !c.all {
@@ -352,7 +449,7 @@ func (c *Catalog) addSighting(o *hub.Object) {
 	if !c.all {
 		s.versions = s.versions[:0]
 	}
-	s.versions = append(s.versions, sightVersion{seq: o.Seq, obj: meta(o), of: body.Of, fp: body.FalsePositive, count: n})
+	s.versions = append(s.versions, sightVersion{stored: stored{seq: o.Seq, obj: meta(o)}, of: body.Of, fp: body.FalsePositive, count: n})
 	if c.all {
 		c.touched = append(c.touched, touch{o.Seq, body.Of})
 	}
@@ -369,7 +466,7 @@ type View struct {
 
 // eval returns what h exports for w at p, or nil; c.mu is held.
 func (c *Catalog) eval(h *history, w *View, p Point) *Indicator {
-	ver := h.at(p.Seq)
+	ver := h.at(p)
 	if ver == nil || ver.ind == nil || ver.obj.Revoked || !access.Allow(w.Viewer, &ver.obj, w.Path) {
 		return nil
 	}
@@ -397,7 +494,7 @@ func (c *Catalog) eval(h *history, w *View, p Point) *Indicator {
 		out.Values = in.Values // share the slice: nothing was left out
 	}
 	for _, sh := range c.sighted[in.ID] {
-		sv := sh.at(p.Seq)
+		sv := sh.at(p)
 		if sv == nil || sv.of != in.ID || sv.obj.Revoked || !access.Visible(w.Viewer, &sv.obj) {
 			continue
 		}
@@ -463,7 +560,7 @@ func (c *Catalog) Delta(w *View, from, to Point) (changed []*Indicator, removed 
 
 // candidates returns the ids of the indicators whose export may differ between from and to:
 // those with a version or a sighting stored in between, and those whose validity began or
-// ended in between; c.mu is held.
+// ended, or a version or sighting of which was deleted (Forget), in between; c.mu is held.
 func (c *Catalog) candidates(from, to Point) map[string]struct{} {
 	ids := map[string]struct{}{}
 	i, _ := slices.BinarySearchFunc(c.touched, from.Seq+1, func(t touch, s int64) int {

@@ -23,10 +23,9 @@
 // answer is the full set again (Full: true), which the client takes as a reset. Cursors are
 // not secret: a forged one only yields another delta between two sets the caller may receive.
 //
-// Known limit: the Catalog loads by store Seq. On PostgreSQL a transaction may commit after
-// another that took a higher Seq; if a poll falls between the two commits, the later-committed
-// version is never loaded (the next Sync starts after the higher Seq). Exact delivery there
-// needs positions in load order rather than store Seqs, or a store watermark of committed Seqs.
+// The Catalog loads by store Seq, which both stores hand out in commit order (PostgreSQL's
+// writers hold the seq row until they commit), so a poll never passes a version still being
+// written and misses it.
 //
 // Feeds are shared with tools, so the access decision is access.PathFeed: never TLP:RED, and
 // TLP:AMBER+STRICT only from its author.
@@ -35,6 +34,7 @@ package feed
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"regexp"
 	"slices"
@@ -43,6 +43,7 @@ import (
 	"time"
 
 	"cshub/internal/access"
+	"cshub/internal/bus"
 	"cshub/internal/export"
 	"cshub/internal/hub"
 	"cshub/internal/kb"
@@ -81,6 +82,29 @@ type Service struct {
 	catalog *export.Catalog
 
 	mu sync.Mutex // serialises definition changes, so that versions get increasing times
+}
+
+// Start has s follow deletions announced on b (hub.EventDelete), so that the next poll reports
+// a deleted indicator as removed; without it a deleted version stays in s's Catalog until the
+// Service is made anew. Call it once, before serving.
+func (s *Service) Start(ctx context.Context, b hub.Bus) error {
+	events, err := b.Subscribe(ctx, 0)
+	if err != nil {
+		return err
+	}
+	go func() {
+		// The Catalog needs the deleted version's Seq, which the event carries; it reloads
+		// nothing, so it reads the events itself rather than through kb.FollowChanges.
+		for e := range events {
+			if e.Kind == hub.EventDelete {
+				s.catalog.Forget(e.Workspace, e.ObjectID, e.ObjectSeq)
+			}
+		}
+		if err := bus.Err(b, events); err != nil && !errors.Is(err, context.Canceled) {
+			s.log.Warn("feeds: event stream ended; deletions reach feeds only after a restart", "err", err)
+		}
+	}()
+	return nil
 }
 
 // New returns a Service. Its Catalog is loaded on the first poll.

@@ -45,6 +45,7 @@ type Filter struct {
 	AfterSeq    int64     // cursor: only objects with Seq greater than this
 	AddedAfter  time.Time // only versions added strictly after this instant
 	AllVersions bool      // every version instead of the latest per (workspace, id)
+	NoTokens    bool      // leave Object.Tokens nil: the caller does not match on them, and reading them costs
 	Limit       int       // at most this many; 0 means the store's default
 }
 

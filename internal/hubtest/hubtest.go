@@ -175,6 +175,22 @@ func (h *Hub) Ingest(tb testing.TB, org, ws string, bundle []byte, recipients ..
 	return sum
 }
 
+// Delete deletes each of objs's versions from the store and announces it with a
+// hub.EventDelete, as TAXII DELETE does, so that what follows the bus drops it.
+func (h *Hub) Delete(tb testing.TB, objs ...*hub.Object) {
+	tb.Helper()
+	ctx := context.Background()
+	for _, o := range objs {
+		if _, err := h.Store.DeleteObjects(ctx, []int64{o.Seq}); err != nil {
+			tb.Fatal(err)
+		}
+		if _, err := h.Bus.Publish(ctx, hub.Event{Kind: hub.EventDelete, ObjectID: o.ID, ObjectSeq: o.Seq, Type: o.Type,
+			Workspace: o.Workspace, Author: o.Author, TLP: o.TLP}); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
 // Server is the hub's JSON API served over TLS on loopback.
 type Server struct {
 	*httptest.Server

@@ -41,15 +41,7 @@ func TestDeletedIndicatorStopsMatching(t *testing.T) {
 			if err != nil || len(objs) == 0 {
 				t.Fatalf("%d versions: %v", len(objs), err)
 			}
-			for _, o := range objs {
-				if _, err := h.Store.DeleteObjects(ctx, []int64{o.Seq}); err != nil {
-					t.Fatal(err)
-				}
-				if _, err := h.Bus.Publish(ctx, hub.Event{Kind: hub.EventDelete, ObjectID: o.ID, ObjectSeq: o.Seq, Type: o.Type,
-					Workspace: o.Workspace, Author: o.Author, TLP: o.TLP}); err != nil {
-					t.Fatal(err)
-				}
-			}
+			h.Delete(t, objs...)
 			waitUntil(t, func() bool { return hits() == 0 })
 		})
 	}

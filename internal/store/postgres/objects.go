@@ -85,6 +85,22 @@ func lockSeq(ctx context.Context, tx pgx.Tx) (int64, error) {
 	return last, mapErr(err, "lock object seq")
 }
 
+// stampAdded returns at, or the microsecond after the newest Added stored when at is not later.
+// Writers pick at before they wait for the seq lock, so without this a batch that got the lock
+// second could carry an earlier Added than one already committed, and a reader asking for what
+// was added after the newest Added it has seen (TAXII added_after) would never get it. tx holds
+// the seq lock, so Added grows with Seq.
+func stampAdded(ctx context.Context, tx pgx.Tx, at time.Time) (time.Time, error) {
+	var newest *time.Time
+	if err := tx.QueryRow(ctx, `SELECT max(added) FROM objects`).Scan(&newest); err != nil {
+		return at, mapErr(err, "read newest added")
+	}
+	if newest != nil && !at.After(*newest) {
+		at = newest.UTC().Add(time.Microsecond)
+	}
+	return at, nil
+}
+
 // PutObjects stores the versions not stored yet in one transaction; see hub.ObjectStore. Large
 // batches are copied into a temporary table and inserted from there with ON CONFLICT DO
 // NOTHING; small ones go in as multi-row INSERTs. Latest flags are kept as in package sqlite.
@@ -105,6 +121,9 @@ func (db *DB) PutObjects(ctx context.Context, objs []*hub.Object, opt hub.PutOpt
 	err = db.write(ctx, func(tx pgx.Tx) error {
 		last, err := lockSeq(ctx, tx)
 		if err != nil {
+			return err
+		}
+		if at, err = stampAdded(ctx, tx, at); err != nil {
 			return err
 		}
 		for i := range rows {
@@ -358,11 +377,13 @@ func (q *query) where(f hub.Filter) bool {
 }
 
 // selectObject reads objects with their recipients and tokens in one statement, so one
-// snapshot serves them all.
-const selectObject = `SELECT o.seq, o.id, o.type, o.workspace, o.author, o.tlp, o.created, o.modified, o.added, o.revoked, o.body,
-	ARRAY(SELECT r.org FROM object_recipients r WHERE r.seq = o.seq ORDER BY r.org),
-	ARRAY(SELECT t.token FROM object_tokens t WHERE t.seq = o.seq ORDER BY t.token)
-FROM objects o`
+// snapshot serves them all; selectObjectNoTokens leaves the tokens out (hub.Filter.NoTokens).
+const (
+	selectObjectHead = `SELECT o.seq, o.id, o.type, o.workspace, o.author, o.tlp, o.created, o.modified, o.added, o.revoked, o.body,
+	ARRAY(SELECT r.org FROM object_recipients r WHERE r.seq = o.seq ORDER BY r.org), `
+	selectObject         = selectObjectHead + `ARRAY(SELECT t.token FROM object_tokens t WHERE t.seq = o.seq ORDER BY t.token) FROM objects o`
+	selectObjectNoTokens = selectObjectHead + `NULL::bytea[] FROM objects o`
+)
 
 // GetObject returns the newest version of id that v may see across its workspaces, or the
 // exact version when modified is not zero; see hub.ObjectStore.
@@ -394,7 +415,11 @@ func (db *DB) GetObject(ctx context.Context, v hub.Viewer, id string, modified t
 // hub.ObjectStore.
 func (db *DB) ListObjects(ctx context.Context, f hub.Filter) ([]*hub.Object, error) {
 	q := &query{}
-	q.sql(selectObject)
+	if f.NoTokens {
+		q.sql(selectObjectNoTokens)
+	} else {
+		q.sql(selectObject)
+	}
 	if !q.where(f) {
 		return nil, nil
 	}

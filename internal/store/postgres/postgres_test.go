@@ -25,6 +25,22 @@ func open(tb testing.TB, u string) *postgres.DB {
 	return db
 }
 
+// openCommunity opens a store in a schema of its own with organisation cert-fr, a member of
+// workspace community, and returns it with the schema's URL.
+func openCommunity(t *testing.T) (*postgres.DB, string) {
+	t.Helper()
+	ctx := context.Background()
+	u := pgtest.Schema(t)
+	db := open(t, u)
+	if err := db.CreateOrg(ctx, &hub.Org{Code: "cert-fr", Name: "CERT-FR", Country: "FR", Kind: hub.OrgMember, Active: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateWorkspace(ctx, &hub.Workspace{Slug: "community", Kind: hub.WorkspaceCommunity, Members: []string{"cert-fr"}}); err != nil {
+		t.Fatal(err)
+	}
+	return db, u
+}
+
 func TestConformance(t *testing.T) {
 	base := pgtest.URL(t)
 	storetest.Run(t, func(t *testing.T) hub.Store { return open(t, pgtest.SchemaOf(t, base)) })
@@ -69,14 +85,7 @@ func TestOpenErrors(t *testing.T) {
 // latest-version fix-up is planned badly without statistics.
 func TestBigLoadRefreshesStatistics(t *testing.T) {
 	ctx := context.Background()
-	u := pgtest.Schema(t)
-	db := open(t, u)
-	if err := db.CreateOrg(ctx, &hub.Org{Code: "cert-fr", Name: "CERT-FR", Country: "FR", Kind: hub.OrgMember, Active: true}); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.CreateWorkspace(ctx, &hub.Workspace{Slug: "community", Kind: hub.WorkspaceCommunity, Members: []string{"cert-fr"}}); err != nil {
-		t.Fatal(err)
-	}
+	db, u := openCommunity(t)
 	analysed := func() bool {
 		c, err := pgx.Connect(ctx, u)
 		if err != nil {

@@ -29,6 +29,7 @@ func Run(t *testing.T, open func(t *testing.T) hub.Store) {
 		fn   func(t *testing.T, s hub.Store)
 	}{
 		{"PutDuplicate", testPutDuplicate},
+		{"AddedGrowsWithSeq", testAddedGrowsWithSeq},
 		{"PutInvalid", testPutInvalid},
 		{"RoundTrip", testRoundTrip},
 		{"Versions", testVersions},
@@ -270,6 +271,14 @@ func testRoundTrip(t *testing.T, s hub.Store) {
 		t.Fatalf("listed %d objects, want 2", len(objs))
 	}
 	sameObject(t, objs[0], o)
+	// NoTokens leaves out the tokens and nothing else.
+	objs = list(t, s, hub.Filter{Viewer: system, NoTokens: true})
+	if len(objs) != 2 || objs[0].Tokens != nil {
+		t.Fatalf("NoTokens: %d objects, tokens %v; want 2, none", len(objs), objs[0].Tokens)
+	}
+	noTokens := *o
+	noTokens.Tokens = nil
+	sameObject(t, objs[0], &noTokens)
 }
 
 func testVersions(t *testing.T, s hub.Store) {
@@ -691,5 +700,38 @@ func testReplaceBodiesConcurrent(t *testing.T, s hub.Store) {
 	}
 	if got, want := total.Load(), int64(len(objs)); got != want {
 		t.Errorf("rows swapped in all = %d, want %d (each exactly once)", got, want)
+	}
+}
+
+// testAddedGrowsWithSeq: a writer reads its clock before it waits for the store's write lock,
+// so a batch may reach the store with an earlier Added than one already stored. A reader that
+// asks for what was added after the newest Added it has seen (TAXII added_after) must still
+// get it: the store moves such a batch's Added just past the newest stored.
+func testAddedGrowsWithSeq(t *testing.T, s hub.Store) {
+	ctx := context.Background()
+	setup(t, s, []string{"a"}, []string{"w"})
+	late := obj("w", newID("indicator"), ms(0), hub.TLPGreen, "a")
+	_, err := s.PutObjects(ctx, []*hub.Object{late}, hub.PutOptions{Now: ms(2000)})
+	must(t, err)
+	seen := list(t, s, hub.Filter{Viewer: system})
+	if len(seen) != 1 || !seen[0].Added.Equal(ms(2000)) {
+		t.Fatalf("first read = %d objects, want the one added at %v", len(seen), ms(2000))
+	}
+	early := obj("w", newID("indicator"), ms(0), hub.TLPGreen, "a")
+	_, err = s.PutObjects(ctx, []*hub.Object{early}, hub.PutOptions{Now: ms(1000)}) // a clock read before the lock
+	must(t, err)
+	if !early.Added.After(late.Added) {
+		t.Errorf("Added of the second batch = %v, want after the first's %v", early.Added, late.Added)
+	}
+	got := list(t, s, hub.Filter{Viewer: system, AddedAfter: seen[0].Added})
+	if len(got) != 1 || got[0].ID != early.ID || !got[0].Added.Equal(early.Added) {
+		t.Errorf("added after %v: %d objects, want the second batch (%s) as PutObjects reported it", seen[0].Added, len(got), early.ID)
+	}
+	// A clock that is ahead is kept as it is.
+	ahead := obj("w", newID("indicator"), ms(0), hub.TLPGreen, "a")
+	_, err = s.PutObjects(ctx, []*hub.Object{ahead}, hub.PutOptions{Now: ms(5000)})
+	must(t, err)
+	if !ahead.Added.Equal(ms(5000)) {
+		t.Errorf("Added of a batch after the newest = %v, want its own %v", ahead.Added, ms(5000))
 	}
 }

@@ -1,0 +1,228 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"cshub/internal/access"
+	"cshub/internal/export"
+	"cshub/internal/hub"
+	"cshub/internal/kb"
+	"cshub/internal/seal"
+	"cshub/internal/store/postgres"
+	"cshub/internal/store/sqlite"
+	"cshub/internal/warninglist"
+)
+
+// exportStoreVersion names the layout of the stores ExportStore builds; a store built under
+// another version is built again.
+const exportStoreVersion = "v1"
+
+// ExportSource is a store that ExportStore or ExportStorePostgres filled, for ExportCold.
+type ExportSource struct {
+	Store string                                       // "SQLite" or "PostgreSQL", for the report
+	Open  func(ctx context.Context) (hub.Store, error) // opens it anew
+	Root  []byte                                       // the root key that unseals it
+}
+
+// ExportStore returns a sealed SQLite store under dir holding n synthetic indicators
+// (SyntheticIndicators with a fixed seed) in a community workspace of two organisations, "bench"
+// (their author) and "peer". A store built before under dir for the same n is reused: building
+// a million indicators takes minutes, exporting them seconds.
+func ExportStore(ctx context.Context, dir string, n int) (ExportSource, error) {
+	base := filepath.Join(dir, fmt.Sprintf("export-%s-%d", exportStoreVersion, n))
+	path, keyPath := base+".db", base+".key"
+	src := ExportSource{Store: "SQLite", Open: func(context.Context) (hub.Store, error) { return sqlite.Open(path) }}
+	var err error
+	if src.Root, err = os.ReadFile(keyPath); err == nil {
+		return src, nil // the key is written last, once the store is complete
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return src, err
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return src, err
+		}
+	}
+	if src.Root, err = fillExportStore(ctx, src, n); err != nil {
+		return src, err
+	}
+	return src, os.WriteFile(keyPath, src.Root, 0o600)
+}
+
+// ExportStorePostgres is ExportStore in a schema of the PostgreSQL database at base named for
+// n and the layout, kept between runs (drop it by hand: DROP SCHEMA ... CASCADE); the root key
+// is kept in the schema beside it, as a benchmark's store may be.
+func ExportStorePostgres(ctx context.Context, base string, n int) (ExportSource, error) {
+	schema := fmt.Sprintf("cshub_bench_export_%s_%d", exportStoreVersion, n)
+	u, err := withSearchPath(base, schema)
+	src := ExportSource{Store: "PostgreSQL", Open: func(ctx context.Context) (hub.Store, error) { return postgres.Open(ctx, u) }}
+	if err != nil {
+		return src, err
+	}
+	c, err := pgx.Connect(ctx, base)
+	if err != nil {
+		return src, &hub.Error{Code: hub.EUnavailable, Field: "store", Message: "connect to PostgreSQL", Err: err}
+	}
+	defer c.Close(ctx)
+	if c.QueryRow(ctx, "SELECT key FROM "+schema+".bench_root").Scan(&src.Root) == nil {
+		return src, nil // written last, once the store is complete
+	}
+	for _, stmt := range []string{"DROP SCHEMA IF EXISTS " + schema + " CASCADE", "CREATE SCHEMA " + schema} {
+		if _, err := c.Exec(ctx, stmt); err != nil {
+			return src, fmt.Errorf("bench: %s: %w", stmt, err)
+		}
+	}
+	if src.Root, err = fillExportStore(ctx, src, n); err != nil {
+		return src, err
+	}
+	for _, stmt := range []string{"CREATE TABLE " + schema + ".bench_root (key bytea NOT NULL)", "ANALYZE " + schema + ".objects"} {
+		if _, err := c.Exec(ctx, stmt); err != nil {
+			return src, fmt.Errorf("bench: %s: %w", stmt, err)
+		}
+	}
+	_, err = c.Exec(ctx, "INSERT INTO "+schema+".bench_root (key) VALUES ($1)", src.Root)
+	return src, err
+}
+
+// fillExportStore fills the empty store of src and returns its root key.
+func fillExportStore(ctx context.Context, src ExportSource, n int) ([]byte, error) {
+	st, err := src.Open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	b := seal.New(st)
+	root, err := seal.NewRootKey()
+	if err != nil {
+		return nil, err
+	}
+	if err := b.Initialize(ctx, root); err != nil {
+		return nil, err
+	}
+	if err := b.AddWorkspace(ctx, "bench"); err != nil {
+		return nil, err
+	}
+	for _, org := range []string{"bench", "peer"} {
+		if err := st.CreateOrg(ctx, &hub.Org{Code: org, Name: org, Country: "BE", Kind: hub.OrgMember, Active: true}); err != nil {
+			return nil, err
+		}
+	}
+	if err := st.CreateWorkspace(ctx, &hub.Workspace{Slug: "bench", Kind: hub.WorkspaceCommunity, DefaultTLP: hub.TLPClear, Members: []string{"bench", "peer"}}); err != nil {
+		return nil, err
+	}
+	k := kb.New(kb.Config{Store: st, Sealer: b})
+	// Bundles of 50,000 keep the memory of a million-indicator build near that of one bundle.
+	const chunk = 50_000
+	for i := 0; i < n; i += chunk {
+		bundle := SyntheticIndicators(min(chunk, n-i), syntheticSeed+uint64(i))
+		sum, err := k.Ingest(ctx, kb.Submission{Org: "bench", Workspace: "bench"}, bytes.NewReader(bundle))
+		if err != nil {
+			return nil, err
+		}
+		if len(sum.Rejected) > 0 {
+			return nil, fmt.Errorf("bench: %d indicators rejected, first: %s", len(sum.Rejected), sum.Rejected[0].Reason)
+		}
+	}
+	return root, nil
+}
+
+// ExportCold measures, once, what `cshub export --org peer --format format` does with the store
+// of src, from nothing in memory: open the store, unseal it, read every
+// indicator, select what organisation "peer" may take away and write it in format to io.Discard.
+// Beside it, in the same run, it measures the scan of the same rows from the store as stored
+// (sealed, not decoded): the floor that reading alone costs. It returns the rows and the number
+// of indicators exported.
+func ExportCold(ctx context.Context, src ExportSource, format string) ([]Row, int, error) {
+	f, err := export.LookupFormat(format)
+	if err != nil {
+		return nil, 0, err
+	}
+	cpu0 := cpuTime()
+	scan, rows, err := scanStore(ctx, src)
+	if err != nil {
+		return nil, 0, err
+	}
+	cpu1 := cpuTime()
+	start := time.Now()
+	n, err := exportOnce(ctx, src, f)
+	if err != nil {
+		return nil, 0, err
+	}
+	elapsed := time.Since(start)
+	cpu2 := cpuTime()
+	name := fmt.Sprintf("export %d stored indicators cold (%s, sealed, %s)", rows, src.Store, format)
+	return []Row{
+		{Name: name, Value: elapsed.Seconds(), Unit: "s", Baseline: "scan of the same rows, sealed, not decoded", Base: scan.Seconds()},
+		{Name: name, Value: (cpu2 - cpu1).Seconds(), Unit: "CPU s", Baseline: "scan of the same rows, sealed, not decoded", Base: (cpu1 - cpu0).Seconds()},
+	}, n, nil
+}
+
+// cpuTime returns the CPU time the process has used, all threads: on a machine shared with
+// other work, elapsed time also counts the waits for a core.
+func cpuTime() time.Duration {
+	var r syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &r); err != nil {
+		return 0
+	}
+	return time.Duration(r.Utime.Nano() + r.Stime.Nano())
+}
+
+// scanStore reads every indicator row of the store of src, as the export's first step does,
+// without opening or decoding the bodies.
+func scanStore(ctx context.Context, src ExportSource) (time.Duration, int, error) {
+	start := time.Now()
+	st, err := src.Open(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer st.Close()
+	n := 0
+	f := hub.Filter{Viewer: hub.Viewer{System: true}, Types: []string{"indicator", "sighting"}, Limit: 1000}
+	for {
+		objs, err := st.ListObjects(ctx, f)
+		if err != nil {
+			return 0, 0, err
+		}
+		n += len(objs)
+		if len(objs) < f.Limit {
+			return time.Since(start), n, nil
+		}
+		f.AfterSeq = objs[len(objs)-1].Seq
+	}
+}
+
+// exportOnce is `cshub export` without its flags and audit entry.
+func exportOnce(ctx context.Context, src ExportSource, f export.Format) (int, error) {
+	st, err := src.Open(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer st.Close()
+	b := seal.New(st)
+	if err := b.Unseal(ctx, src.Root); err != nil {
+		return 0, err
+	}
+	v, err := access.ViewerFor(ctx, st, "peer", access.PathExport)
+	if err != nil {
+		return 0, err
+	}
+	cat := export.NewCatalog(export.Config{KB: kb.New(kb.Config{Store: st, Sealer: b}), Warninglists: warninglist.Default(),
+		KeepBodies: f.Bodies, LatestOnly: true})
+	p, err := cat.Sync(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	inds := cat.Select(&export.View{Viewer: v, Path: access.PathExport}, p)
+	return len(inds), f.Write(io.Discard, inds, export.Meta{Org: "peer", Time: p.Time})
+}
