@@ -13,6 +13,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	runs := fs.Int("runs", 3, "repeat each measurement `N` times and report the median")
 	store := fs.String("store", "", "also measure ingest into the PostgreSQL database at `URL`, in schemas of its own dropped after")
 	synthetic := fs.Int("synthetic", 0, "also ingest `N` synthetic indicators, once into each store")
+	federation := fs.Int("federation", 0, "also page over TAXII through, and sync between two local hubs, `N` synthetic indicators (SQLite)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -28,7 +29,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	rows, err := bench.Run(ctx, bundle, bench.Options{Dir: dir, Runs: *runs, Postgres: *store, Synthetic: *synthetic})
+	rows, err := bench.Run(ctx, bundle, bench.Options{Dir: dir, Runs: *runs, Postgres: *store, Synthetic: *synthetic, Federation: *federation})
 	if err != nil {
 		return err
 	}

@@ -28,6 +28,9 @@ type Options struct {
 	Runs      int    // repeat each ATT&CK measurement this many times and report the median; at least 1
 	Postgres  string // when set, also measure ingest into the PostgreSQL database at this URL
 	Synthetic int    // when above 0, also ingest this many synthetic indicators, once per store
+	// Federation, when above 0, also measures TAXII paging and a hub-to-hub sync of this many
+	// synthetic indicators (SQLite), once; see Federation.
+	Federation int
 }
 
 // Run measures the figures o selects, ATT&CK (bundle, as from Attack) first, and returns them
@@ -39,6 +42,9 @@ func Run(ctx context.Context, bundle []byte, o Options) ([]Row, error) {
 	if o.Synthetic < 0 {
 		return nil, hub.FieldError("synthetic", "must not be negative, not %d", o.Synthetic)
 	}
+	if o.Federation < 0 {
+		return nil, hub.FieldError("federation", "must not be negative, not %d", o.Federation)
+	}
 	rows, err := Ingest(ctx, o.Dir, bundle, o.Runs)
 	if err != nil {
 		return nil, err
@@ -49,6 +55,13 @@ func Run(ctx context.Context, bundle []byte, o Options) ([]Row, error) {
 			return nil, err
 		}
 		rows = append(rows, more...)
+	}
+	if o.Federation > 0 {
+		fig, err := Federation(ctx, o.Dir, o.Federation)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, fig.Rows()...)
 	}
 	if o.Postgres == "" {
 		return rows, nil
