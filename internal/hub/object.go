@@ -46,6 +46,9 @@ type Filter struct {
 	AddedAfter  time.Time // only versions added strictly after this instant
 	AllVersions bool      // every version instead of the latest per (workspace, id)
 	Limit       int       // at most this many; 0 means the store's default
+	// WithoutTokens leaves each Object's Tokens nil, for readers that serve or check bodies
+	// and never match: reading the blind-index tokens is a good part of what a page costs.
+	WithoutTokens bool
 }
 
 // PutOptions says how PutObjects treats what it is given.

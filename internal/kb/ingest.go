@@ -299,7 +299,7 @@ func (s *Service) checkVersions(ctx context.Context, p *plan, objs []*hub.Object
 	for i, o := range objs {
 		ids[i] = o.ID
 	}
-	stored, err := s.store.ListObjects(ctx, hub.Filter{Viewer: hub.Viewer{System: true}, IDs: ids, Workspaces: []string{p.workspace}, Limit: len(ids)})
+	stored, err := s.store.ListObjects(ctx, hub.Filter{Viewer: hub.Viewer{System: true}, IDs: ids, Workspaces: []string{p.workspace}, Limit: len(ids), WithoutTokens: true})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -358,11 +358,17 @@ func (q *query) where(f hub.Filter) bool {
 }
 
 // selectObject reads objects with their recipients and tokens in one statement, so one
-// snapshot serves them all.
-const selectObject = `SELECT o.seq, o.id, o.type, o.workspace, o.author, o.tlp, o.created, o.modified, o.added, o.revoked, o.body,
+// snapshot serves them all; selectObjectWithoutTokens leaves the tokens out (hub.Filter).
+const (
+	selectObject = `SELECT o.seq, o.id, o.type, o.workspace, o.author, o.tlp, o.created, o.modified, o.added, o.revoked, o.body,
 	ARRAY(SELECT r.org FROM object_recipients r WHERE r.seq = o.seq ORDER BY r.org),
 	ARRAY(SELECT t.token FROM object_tokens t WHERE t.seq = o.seq ORDER BY t.token)
 FROM objects o`
+	selectObjectWithoutTokens = `SELECT o.seq, o.id, o.type, o.workspace, o.author, o.tlp, o.created, o.modified, o.added, o.revoked, o.body,
+	ARRAY(SELECT r.org FROM object_recipients r WHERE r.seq = o.seq ORDER BY r.org),
+	NULL::bytea[]
+FROM objects o`
+)
 
 // GetObject returns the newest version of id that v may see across its workspaces, or the
 // exact version when modified is not zero; see hub.ObjectStore.
@@ -394,7 +400,11 @@ func (db *DB) GetObject(ctx context.Context, v hub.Viewer, id string, modified t
 // hub.ObjectStore.
 func (db *DB) ListObjects(ctx context.Context, f hub.Filter) ([]*hub.Object, error) {
 	q := &query{}
-	q.sql(selectObject)
+	if f.WithoutTokens {
+		q.sql(selectObjectWithoutTokens)
+	} else {
+		q.sql(selectObject)
+	}
 	if !q.where(f) {
 		return nil, nil
 	}

@@ -434,7 +434,7 @@ func (db *DB) GetObject(ctx context.Context, v hub.Viewer, id string, modified t
 	} else {
 		q.sql(" ORDER BY o.seq LIMIT 1")
 	}
-	objs, err := db.objects(ctx, q)
+	objs, err := db.objects(ctx, q, true)
 	if err != nil {
 		return nil, err
 	}
@@ -461,7 +461,7 @@ func (db *DB) ListObjects(ctx context.Context, f hub.Filter) ([]*hub.Object, err
 		limit = DefaultLimit
 	}
 	q.sql(" ORDER BY o.seq LIMIT ").arg(limit)
-	return db.objects(ctx, q)
+	return db.objects(ctx, q, !f.WithoutTokens)
 }
 
 // CountObjects counts what ListObjects would return without a limit or cursor.
@@ -479,8 +479,8 @@ func (db *DB) CountObjects(ctx context.Context, f hub.Filter) (int64, error) {
 	return n, nil
 }
 
-// objects runs q, a selectObject query, and fills in recipients and tokens.
-func (db *DB) objects(ctx context.Context, q *query) ([]*hub.Object, error) {
+// objects runs q, a selectObject query, and fills in recipients and, with tokens, tokens.
+func (db *DB) objects(ctx context.Context, q *query, tokens bool) ([]*hub.Object, error) {
 	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, mapErr(err, "begin read")
@@ -525,6 +525,9 @@ func (db *DB) objects(ctx context.Context, q *query) ([]*hub.Object, error) {
 			bySeq[seq].Recipients = append(bySeq[seq].Recipients, string(v))
 		}); err != nil {
 			return nil, err
+		}
+		if !tokens {
+			continue
 		}
 		if err := scanPairs(ctx, tx, "SELECT seq, token FROM object_tokens WHERE seq IN "+in+" ORDER BY seq, token", seqs, func(seq int64, v []byte) {
 			bySeq[seq].Tokens = append(bySeq[seq].Tokens, v)

@@ -270,6 +270,17 @@ func testRoundTrip(t *testing.T, s hub.Store) {
 		t.Fatalf("listed %d objects, want 2", len(objs))
 	}
 	sameObject(t, objs[0], o)
+	// Without tokens: everything else as stored, the recipients that access needs included.
+	bare := *o
+	bare.Tokens = nil
+	objs = list(t, s, hub.Filter{Viewer: system, WithoutTokens: true})
+	if len(objs) != 2 {
+		t.Fatalf("listed %d objects without tokens, want 2", len(objs))
+	}
+	if objs[0].Tokens != nil {
+		t.Errorf("listed without tokens, the object has %d", len(objs[0].Tokens))
+	}
+	sameObject(t, objs[0], &bare)
 }
 
 func testVersions(t *testing.T, s hub.Store) {
