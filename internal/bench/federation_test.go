@@ -26,5 +26,11 @@ func BenchmarkFederation(b *testing.B) {
 		b.ReportMetric(p99(fig.TAXIIPages).Seconds()*1000, "page-p99-ms")
 		b.ReportMetric(n/fig.Sync.Seconds(), "sync-objects/s")
 		b.ReportMetric(n/fig.FileIngest.Seconds(), "file-ingest-objects/s")
+		if fig.SyncCPU > 0 {
+			b.ReportMetric(n/fig.SyncCPU.Seconds(), "sync-objects/cpu-s")
+			b.ReportMetric(n/fig.FileIngestCPU.Seconds(), "file-ingest-objects/cpu-s")
+			b.ReportMetric(n/fig.TAXIIPagingCPU.Seconds(), "paging-objects/cpu-s")
+			b.ReportMetric(n/fig.StorePagingCPU.Seconds(), "kb.List-objects/cpu-s")
+		}
 	}
 }
