@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
-	"syscall"
 	"time"
 
 	"cshub/internal/correlation"
@@ -114,7 +113,7 @@ func Correlate(ctx context.Context, dir string, n, event int) ([]Row, error) {
 		return correlation.Token(t), err
 	}
 	bare := make(map[correlation.Token]uint32, n)
-	start, cpu := time.Now(), processCPU()
+	start, cpu := time.Now(), cpuTime()
 	for i := range n {
 		t, err := token(uint64(i))
 		if err != nil {
@@ -122,7 +121,7 @@ func Correlate(ctx context.Context, dir string, n, event int) ([]Row, error) {
 		}
 		bare[t] = uint32(i)
 	}
-	bareBuild, bareBuildCPU := time.Since(start), processCPU()-cpu
+	bareBuild, bareBuildCPU := time.Since(start), cpuTime()-cpu
 	start = time.Now()
 	hits := 0
 	for j := range event {
@@ -140,14 +139,14 @@ func Correlate(ctx context.Context, dir string, n, event int) ([]Row, error) {
 
 	c := &correlator{tk: b, idx: correlation.New(0)}
 	c.idx.Grow(n+event, n+event)
-	start, cpu = time.Now(), processCPU()
+	start, cpu = time.Now(), cpuTime()
 	for i := range n {
 		typ, value := w.Value(uint64(i))
 		if _, err := c.put("store", uint64(i), typ, value); err != nil {
 			return nil, err
 		}
 	}
-	rebuild, rebuildCPU := time.Since(start), processCPU()-cpu
+	rebuild, rebuildCPU := time.Since(start), cpuTime()-cpu
 	stats := c.idx.Stats()
 	start = time.Now()
 	links := 0
@@ -194,14 +193,4 @@ func sealedStore(ctx context.Context, path string) (*sqlite.DB, *seal.Barrier, e
 		return nil, nil, err
 	}
 	return st, b, nil
-}
-
-// processCPU returns the CPU time of the process so far, garbage collection included, or 0
-// where the system does not say.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -166,16 +165,6 @@ func ExportCold(ctx context.Context, src ExportSource, format string) ([]Row, in
 		{Name: name, Value: elapsed.Seconds(), Unit: "s", Baseline: "scan of the same rows, sealed, not decoded", Base: scan.Seconds()},
 		{Name: name, Value: (cpu2 - cpu1).Seconds(), Unit: "CPU s", Baseline: "scan of the same rows, sealed, not decoded", Base: (cpu1 - cpu0).Seconds()},
 	}, n, nil
-}
-
-// cpuTime returns the CPU time the process has used, all threads: on a machine shared with
-// other work, elapsed time also counts the waits for a core.
-func cpuTime() time.Duration {
-	var r syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &r); err != nil {
-		return 0
-	}
-	return time.Duration(r.Utime.Nano() + r.Stime.Nano())
 }
 
 // scanStore reads every indicator row of the store of src, as the export's first step does,

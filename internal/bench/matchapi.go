@@ -174,7 +174,7 @@ func rate(workers int, d time.Duration, fn func(i int) error) (wall, cpu float64
 		first error
 		wg    sync.WaitGroup
 	)
-	start, cpu0 := time.Now(), processCPU()
+	start, cpu0 := time.Now(), cpuTime()
 	for w := range workers {
 		wg.Go(func() {
 			n := 0
@@ -195,5 +195,5 @@ func rate(workers int, d time.Duration, fn func(i int) error) (wall, cpu float64
 		})
 	}
 	wg.Wait()
-	return float64(calls) / time.Since(start).Seconds(), float64(calls) / (processCPU() - cpu0).Seconds(), first
+	return float64(calls) / time.Since(start).Seconds(), float64(calls) / (cpuTime() - cpu0).Seconds(), first
 }

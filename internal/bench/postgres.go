@@ -32,6 +32,9 @@ type Options struct {
 	Match     int    // when above 0, also measure POST /api/v1/match against this many indicators
 	Restart   int    // when above 0, also time a replica's restart holding this many indicators
 	Export    int    // when above 0, also store this many synthetic indicators and export them cold (ExportCold)
+	// Federation, when above 0, also measures TAXII paging and a hub-to-hub sync of this many
+	// synthetic indicators (SQLite), once; see Federation.
+	Federation int
 }
 
 // Run measures the figures o selects, ATT&CK (bundle, as from Attack) first, and returns them
@@ -40,7 +43,7 @@ func Run(ctx context.Context, bundle []byte, o Options) ([]Row, error) {
 	if o.Runs < 1 {
 		return nil, hub.FieldError("runs", "must be at least 1, not %d", o.Runs)
 	}
-	for field, n := range map[string]int{"synthetic": o.Synthetic, "correlate": o.Correlate, "match": o.Match, "restart": o.Restart, "export": o.Export} {
+	for field, n := range map[string]int{"synthetic": o.Synthetic, "correlate": o.Correlate, "match": o.Match, "restart": o.Restart, "export": o.Export, "federation": o.Federation} {
 		if n < 0 {
 			return nil, hub.FieldError(field, "must not be negative, not %d", n)
 		}
@@ -59,6 +62,10 @@ func Run(ctx context.Context, bundle []byte, o Options) ([]Row, error) {
 		{o.Match > 0, func() ([]Row, error) { return MatchAPI(ctx, o.Dir, o.Match, 5*time.Second) }},
 		{o.Export > 0, func() ([]Row, error) {
 			return exportRows(ctx, func() (ExportSource, error) { return ExportStore(ctx, o.Dir, o.Export) })
+		}},
+		{o.Federation > 0, func() ([]Row, error) {
+			fig, err := Federation(ctx, o.Dir, o.Federation)
+			return fig.Rows(), err
 		}},
 		{pg, func() ([]Row, error) { return IngestPostgres(ctx, o.Postgres, bundle, o.Runs) }},
 		{pg && o.Synthetic > 0, func() ([]Row, error) { return IngestSynthetic(ctx, o.Postgres, o.Synthetic) }},

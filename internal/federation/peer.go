@@ -15,7 +15,11 @@
 // Where a peer is and how far its sync has come is kept in the store without a table of its own:
 // one custom STIX object of type x-cshub-peer per source (API root, collection, receiving
 // workspace), in the receiving workspace, marked TLP:RED with no recipients so that only the
-// receiving organisation may read it, sealed with the workspace key like every body. It is
+// receiving organisation may read it, sealed with the workspace key like every body. Its
+// credentials (token, key) are write-only: they are sealed a second time, on their own, at a
+// location bound to the source's configuration (seal.PeerCredentialsLocation), and only this
+// package opens them, so the organisation's users, who may read the record through the API,
+// see ciphertext, and a record rewritten by them to point elsewhere no longer opens them. It is
 // created once through the knowledge base and then updated in place with the store's
 // compare-and-swap of sealed bodies (hub.ObjectStore.ReplaceBodies), so the cursor neither grows
 // a version per page nor can two replicas move it at once unnoticed. Both stores hold it alike.
@@ -163,7 +167,23 @@ type peerObject struct {
 	Modified    string   `json:"modified"`
 	Name        string   `json:"name"`
 	Markings    []string `json:"object_marking_refs"`
-	Peer        *Peer    `json:"x_cshub_peer"`
+	Peer        *Peer    `json:"x_cshub_peer"` // without Token and Key
+	// Credentials is the sealed JSON of the Peer's secrets, see the package comment.
+	Credentials []byte `json:"x_cshub_credentials,omitempty"`
+}
+
+// secrets are the credentials of a Peer that are sealed on their own.
+type secrets struct {
+	Token string `json:"token,omitempty"`
+	Key   string `json:"key,omitempty"`
+}
+
+// configDigest names the configuration of p that its credentials are given for: everything
+// that says where they are sent and how the source is trusted.
+func configDigest(p *Peer) string {
+	c, _ := json.Marshal([]any{normalizeURL(p.URL), p.Collection, p.Workspace, p.Org, p.User, p.CA, p.Insecure})
+	h := sha256.Sum256(c)
+	return hex.EncodeToString(h[:])
 }
 
 // Put stores p's configuration, creating its object or replacing the configuration of the one
@@ -239,6 +259,21 @@ func (r *Registry) open(o *hub.Object) (*record, error) {
 		return nil, hub.Errorf(hub.EIntegrity, "federation: the record %s is not a peer: %v", o.ID, err)
 	}
 	rec.peer = *rec.meta.Peer
+	if rec.peer.ID() != o.ID {
+		return nil, hub.Errorf(hub.EIntegrity, "federation: the record %s names another source (%s %s)", o.ID, rec.peer.URL, rec.peer.Collection)
+	}
+	if len(rec.meta.Credentials) > 0 {
+		plain, err := r.sealer.Decrypt(seal.PeerCredentialsLocation(o.Workspace, o.ID, configDigest(&rec.peer)), rec.meta.Credentials)
+		if err != nil {
+			return nil, hub.Errorf(hub.EIntegrity, "federation: the credentials of TAXII source %s do not open for its configuration, "+
+				"which was changed outside the peer commands; add the peer again: %v", rec.peer.URL, err)
+		}
+		var sec secrets
+		if err := json.Unmarshal(plain, &sec); err != nil {
+			return nil, hub.Errorf(hub.EIntegrity, "federation: the credentials of TAXII source %s: %v", rec.peer.URL, err)
+		}
+		rec.peer.Token, rec.peer.Key = sec.Token, sec.Key
+	}
 	return rec, nil
 }
 
@@ -250,8 +285,10 @@ func (r *Registry) save(ctx context.Context, rec *record, change func(*Peer)) er
 	for range 3 {
 		p := rec.peer
 		change(&p)
-		meta := rec.meta
-		meta.Peer = &p
+		meta, err := r.stored(rec.obj, rec.meta, p)
+		if err != nil {
+			return err
+		}
 		plain, err := json.Marshal(meta)
 		if err != nil {
 			return err
@@ -278,6 +315,22 @@ func (r *Registry) save(ctx context.Context, rec *record, change func(*Peer)) er
 		rec = fresh
 	}
 	return hub.Errorf(hub.EConflict, "the TAXII source record keeps changing under this sync")
+}
+
+// stored returns meta holding p as it is stored in object o: its credentials sealed apart.
+func (r *Registry) stored(o *hub.Object, meta peerObject, p Peer) (peerObject, error) {
+	bare := p
+	bare.Token, bare.Key = "", ""
+	meta.Peer, meta.Credentials = &bare, nil
+	if p.Token == "" && p.Key == "" {
+		return meta, nil
+	}
+	plain, err := json.Marshal(secrets{Token: p.Token, Key: p.Key})
+	if err != nil {
+		return meta, err
+	}
+	meta.Credentials, err = r.sealer.Encrypt(seal.PeerCredentialsLocation(o.Workspace, o.ID, configDigest(&p)), plain)
+	return meta, err
 }
 
 func samePeer(a, b Peer) bool {

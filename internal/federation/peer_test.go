@@ -3,6 +3,9 @@ package federation_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"testing"
 	"time"
@@ -10,6 +13,8 @@ import (
 	"cshub/internal/federation"
 	"cshub/internal/hub"
 	"cshub/internal/hubtest"
+	"cshub/internal/stix"
+	"cshub/internal/taxii"
 	"cshub/internal/taxii/client"
 )
 
@@ -150,6 +155,90 @@ func TestPeers(t *testing.T) {
 			st, err := reg.Get(ctx, federation.Peer{URL: a.root(), Collection: "peering", Workspace: "community"})
 			if err != nil || st.Key != "" || st.Token != "" || st.State.AddedAfter.IsZero() {
 				t.Errorf("removed peer kept %+v, %v; want its cursor without credentials", st, err)
+			}
+		})
+	}
+}
+
+// TestPeerCredentialsWriteOnly: a configured peer's token and key never come back to the
+// receiving organisation's users through any read path (the objects API, TAXII), though they
+// may read the record itself; and a record version they write that sends the credentials
+// elsewhere (another source, another CA) no longer opens them.
+func TestPeerCredentialsWriteOnly(t *testing.T) {
+	for _, backend := range hubtest.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			ctx := context.Background()
+			b := hubtest.New(t, backend)
+			reg := federation.NewRegistry(federation.Config{KB: b.KB, Store: b.Store, Sealer: b.Barrier})
+			const token, key = "peer-bearer-token-7f3a", "peer-basic-key-91c2"
+			p := federation.Peer{Name: "alliance", URL: "https://127.0.0.1:1/taxii2/federation/", Collection: "community",
+				Workspace: "community", Org: "cert-uk", Token: token, User: "hub-b-sync", Key: key, Every: time.Hour}
+			if _, err := reg.Put(ctx, p); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := reg.Named(ctx, "alliance"); err != nil || got.Token != token || got.Key != key {
+				t.Fatalf("the registry reads back %+v, %v; want the credentials given", got, err)
+			}
+			id := p.ID()
+			api := b.Serve(t, nil)
+			mux := http.NewServeMux()
+			mux.Handle(taxii.DiscoveryPath, taxii.New(taxii.Config{KB: b.KB, Dir: b.Store, Auth: b.Auth, Objects: b.Store, Bus: b.Bus}))
+			tx := httptest.NewTLSServer(mux)
+			defer tx.Close()
+			for _, who := range []string{"cert-uk:read", "cert-uk", "cert-uk:admin"} {
+				c := client.New(client.Config{HTTP: tx.Client(), Token: b.Keys[who]})
+				env, err := c.Objects(ctx, tx.URL+taxii.RootPath, "community", client.Query{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				all, err := c.Objects(ctx, tx.URL+taxii.RootPath, "community", client.Query{IDs: []string{id}, Versions: []string{"all"}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var bodies [][]byte
+				for _, o := range append(env.Objects, all.Objects...) {
+					bodies = append(bodies, o)
+				}
+				for _, path := range []string{"/api/v1/objects?type=" + federation.PeerType, "/api/v1/objects/" + id} {
+					code, body := api.Do(t, b.Keys[who], "GET", path, nil)
+					if code != http.StatusOK {
+						t.Fatalf("%s GET %s: %d %s", who, path, code, body)
+					}
+					bodies = append(bodies, body)
+				}
+				seen := 0
+				for _, body := range bodies {
+					if bytes.Contains(body, []byte(id)) {
+						seen++
+					}
+					if bytes.Contains(body, []byte(token)) || bytes.Contains(body, []byte(key)) {
+						t.Errorf("%s reads a peer credential: %s", who, body)
+					}
+				}
+				if seen != len(bodies) {
+					t.Errorf("%s sees the record in %d of %d reads, want all: the test reads nothing", who, seen, len(bodies))
+				}
+			}
+
+			// cert-uk's analyst writes a version that trusts another CA, copying the sealed
+			// credentials: they must not open for it.
+			code, body := api.Do(t, b.Keys["cert-uk"], "GET", "/api/v1/objects/"+id, nil)
+			if code != http.StatusOK {
+				t.Fatalf("GET the record: %d %s", code, body)
+			}
+			var rec map[string]any
+			if err := json.Unmarshal(body, &rec); err != nil {
+				t.Fatal(err)
+			}
+			rec["modified"] = time.Now().UTC().Add(time.Minute).Format("2006-01-02T15:04:05.000Z")
+			rec["x_cshub_peer"].(map[string]any)["ca"] = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+			forged, err := json.Marshal(rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.Ingest(t, "cert-uk", "community", stix.Bundle(forged))
+			if got, err := reg.Named(ctx, "alliance"); hub.ErrorCode(err) != hub.EIntegrity {
+				t.Errorf("a record rewritten through the API reads as %+v, %v; want EIntegrity", got, err)
 			}
 		})
 	}

@@ -1,16 +1,17 @@
 package federation
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	"cshub/internal/access"
@@ -92,7 +93,6 @@ func (s *Syncer) Sync(ctx context.Context, p Peer, opt Options) (*Progress, erro
 	} else {
 		st.RunFrom, st.High = st.AddedAfter, time.Time{}
 	}
-	sub := kb.Submission{Org: p.Org, Actor: "federation", Workspace: p.Workspace, DefaultTLP: def}
 	fail := func(err error) (*Progress, error) {
 		st.LastRun, st.LastError = s.reg.now().UTC(), hub.ErrorMessage(err)
 		if serr := s.reg.save(context.WithoutCancel(ctx), rec, func(q *Peer) { q.State = st }); serr != nil {
@@ -100,8 +100,9 @@ func (s *Syncer) Sync(ctx context.Context, p Peer, opt Options) (*Progress, erro
 		}
 		return &prog, err
 	}
-	// One page is fetched while the one before is ingested: the source's work and the
-	// network's overlap with this hub's.
+	// One page is fetched while the one before is validated and the one before that committed,
+	// each page one batch of one ingest: the source's work, the network's and this hub's
+	// overlap. The cursor is saved as each page is committed.
 	fctx, stop := context.WithCancel(ctx)
 	pages := fetch(fctx, c, p, q, prog.Resumed, s.reg.log)
 	defer func() {
@@ -109,30 +110,73 @@ func (s *Syncer) Sync(ctx context.Context, p Peer, opt Options) (*Progress, erro
 		for range pages { // the fetcher ends before Sync returns
 		}
 	}()
-	for pg := range pages {
-		if pg.err != nil {
-			return fail(pg.err)
+	var mu sync.Mutex // guards marks and red, shared by the ingest's reader and its committer
+	var marks []fetched
+	var red []kb.Rejection
+	next := func(ictx context.Context) ([]json.RawMessage, error) {
+		var pg fetched
+		var ok bool
+		select {
+		case pg, ok = <-pages:
+		case <-ictx.Done():
+			return nil, ictx.Err()
 		}
+		switch {
+		case !ok:
+			return nil, io.EOF
+		case pg.err != nil:
+			return nil, pg.err
+		}
+		kept, rejected := notRed(pg.env.Objects)
+		mu.Lock()
+		marks = append(marks, pg)
+		red = append(red, rejected...)
+		mu.Unlock()
+		return kept, nil
+	}
+	var saveErr error
+	ictx, abort := context.WithCancel(ctx)
+	defer abort()
+	sub := kb.Submission{Org: p.Org, Actor: "federation", Workspace: p.Workspace, DefaultTLP: def, Progress: func(kp kb.Progress) {
+		mu.Lock()
+		pg := marks[0]
+		marks = marks[1:]
+		prog.Rejected = append(prog.Rejected, red...)
+		red = red[:0]
+		mu.Unlock()
 		env := pg.env
 		prog.Pages++
 		prog.Received += int64(len(env.Objects))
-		if err := s.ingest(ctx, sub, env.Objects, &prog); err != nil {
-			return fail(err)
-		}
+		prog.Accepted, prog.Duplicates = kp.Accepted, kp.Duplicates
 		if env.DateAddedLast.After(st.High) {
 			st.High = env.DateAddedLast
 		}
 		st.Pulled += int64(len(env.Objects))
 		if !env.More {
-			break
+			return
 		}
 		st.RunFrom, st.Next = pg.following.AddedAfter, pg.following.Next
 		if err := s.reg.save(ctx, rec, func(q *Peer) { q.State = st }); err != nil {
-			return &prog, err
+			saveErr = err
+			abort()
+			return
 		}
 		if opt.Progress != nil {
 			opt.Progress(prog)
 		}
+	}}
+	sum, err := s.reg.kb.IngestBatches(ictx, sub, next)
+	if sum != nil {
+		prog.Rejected = append(prog.Rejected, sum.Rejected...)
+	}
+	mu.Lock()
+	prog.Rejected = append(prog.Rejected, red...) // of pages read after the last commit
+	mu.Unlock()
+	switch {
+	case saveErr != nil:
+		return &prog, saveErr
+	case err != nil:
+		return fail(err)
 	}
 	if st.High.After(st.AddedAfter) {
 		st.AddedAfter = st.High
@@ -212,30 +256,21 @@ func (s *Syncer) defaultTLP(ctx context.Context, slug string) (hub.TLP, error) {
 	return max(access.EffectiveTLP(hub.TLPUnset, ws.DefaultTLP), hub.TLPAmber), nil
 }
 
-// ingest stores one page: every object but those marked TLP:RED.
-func (s *Syncer) ingest(ctx context.Context, sub kb.Submission, objs []json.RawMessage, prog *Progress) error {
-	kept := objs[:0:0]
+// notRed returns the objects of a page not marked TLP:RED, and a rejection for each one that is.
+func notRed(objs []json.RawMessage) (kept []json.RawMessage, rejected []kb.Rejection) {
+	kept = objs[:0:0]
 	for _, raw := range objs {
 		var head struct {
 			ID       string   `json:"id"`
 			Markings []string `json:"object_marking_refs"`
 		}
 		if json.Unmarshal(raw, &head) == nil && stix.TLPOf(head.Markings) == hub.TLPRed {
-			prog.Rejected = append(prog.Rejected, kb.Rejection{ID: head.ID, Reason: head.ID + ": object_marking_refs: TLP:RED never crosses between hubs"})
+			rejected = append(rejected, kb.Rejection{ID: head.ID, Reason: head.ID + ": object_marking_refs: TLP:RED never crosses between hubs"})
 			continue
 		}
 		kept = append(kept, raw)
 	}
-	if len(kept) == 0 {
-		return nil
-	}
-	sum, err := s.reg.kb.Ingest(ctx, sub, bytes.NewReader(stix.Bundle(kept...)))
-	if sum != nil {
-		prog.Accepted += sum.Accepted
-		prog.Duplicates += sum.Duplicates
-		prog.Rejected = append(prog.Rejected, sum.Rejected...)
-	}
-	return err
+	return kept, rejected
 }
 
 // SyncDue syncs, one after the other, every configured peer whose last run is at least its

@@ -40,6 +40,7 @@ type Submission struct {
 // Progress reports how far an ingest has come. Everything counted in Accepted and Duplicates
 // is committed.
 type Progress struct {
+	Batches    int   // batches committed so far
 	Objects    int64 // objects read so far
 	Bytes      int64 // input bytes read so far (compressed size for gzip input)
 	Accepted   int
@@ -66,15 +67,62 @@ type Rejection struct {
 // already stored counts as a duplicate, so the same bundle twice stores nothing new. When the
 // input breaks off (malformed JSON, a read error, ctx cancelled) Ingest returns the Summary of
 // what was committed until then together with the error: nothing committed is lost.
-func (s *Service) Ingest(ctx context.Context, sub Submission, r io.Reader) (sum *Summary, err error) {
+func (s *Service) Ingest(ctx context.Context, sub Submission, r io.Reader) (*Summary, error) {
 	plan, err := s.plan(ctx, sub)
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if sum == nil {
-			return
+	cr := &countingReader{r: r}
+	in, err := decompress(cr)
+	if err != nil {
+		return nil, err
+	}
+	br := stix.NewBundleReader(in)
+	var readErr error // the error that ended the last batch, for the call after it
+	next := func(context.Context) ([]json.RawMessage, error) {
+		if readErr != nil {
+			return nil, readErr
 		}
+		var raws []json.RawMessage
+		for len(raws) < batchSize {
+			raw, err := br.Next()
+			if err == io.EOF {
+				readErr = io.EOF
+				break
+			}
+			if err != nil {
+				readErr = &hub.Error{Code: hub.EInvalid, Field: "body", Message: err.Error(), Err: err}
+				break
+			}
+			raws = append(raws, raw)
+		}
+		if len(raws) == 0 {
+			return nil, readErr
+		}
+		return raws, nil
+	}
+	return s.ingest(ctx, sub, plan, next, &cr.n)
+}
+
+// IngestBatches stores the objects next returns as Ingest stores a bundle's, each call's
+// objects as one batch committed in one transaction, in the order next returned them. next is
+// called from one goroutine of its own, with a context that ends when the ingest does, ahead of
+// the commits, so that reading the next batch
+// and validating it overlap the commit of the one before; it returns io.EOF after the last
+// batch, and any other error ends the ingest and is returned, with the Summary of what was
+// committed. sub.Progress, when set, is called after each committed batch (an empty one too),
+// so that its Batches tells a caller which of its batches are stored.
+func (s *Service) IngestBatches(ctx context.Context, sub Submission, next func(context.Context) ([]json.RawMessage, error)) (*Summary, error) {
+	plan, err := s.plan(ctx, sub)
+	if err != nil {
+		return nil, err
+	}
+	return s.ingest(ctx, sub, plan, next, nil)
+}
+
+// ingest is Ingest and IngestBatches after the plan: bytes, when not nil, counts the input read.
+func (s *Service) ingest(ctx context.Context, sub Submission, plan *plan, next func(context.Context) ([]json.RawMessage, error), bytes *atomic.Int64) (sum *Summary, err error) {
+	defer func() {
 		details := map[string]any{"accepted": sum.Accepted, "duplicates": sum.Duplicates, "rejected": len(sum.Rejected)}
 		if err != nil {
 			details["error"] = err.Error()
@@ -85,11 +133,6 @@ func (s *Service) Ingest(ctx context.Context, sub Submission, r io.Reader) (sum 
 		}
 		s.record(context.WithoutCancel(ctx), audit.Entry{Org: sub.Org, Actor: actor, Action: "ingest", Target: sub.Workspace, Details: details})
 	}()
-	cr := &countingReader{r: r}
-	in, err := decompress(cr)
-	if err != nil {
-		return nil, err
-	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -111,36 +154,20 @@ func (s *Service) Ingest(ctx context.Context, sub Submission, r io.Reader) (sum 
 
 	go func() {
 		defer close(jobs)
-		br := stix.NewBundleReader(in)
-		n := 0
-		var raws []json.RawMessage
-		send := func() bool {
-			select {
-			case jobs <- job{n, raws}:
-				n++
-				raws = nil
-				return true
-			case <-ctx.Done():
-				return false
-			}
-		}
-		for {
-			raw, err := br.Next()
-			if err == io.EOF {
-				break
-			}
+		for n := 0; ; n++ {
+			raws, err := next(ctx)
 			if err != nil {
-				readErr = &hub.Error{Code: hub.EInvalid, Field: "body", Message: err.Error(), Err: err}
-				break
-			}
-			read.Add(1)
-			raws = append(raws, raw)
-			if len(raws) == batchSize && !send() {
+				if err != io.EOF {
+					readErr = err
+				}
 				return
 			}
-		}
-		if len(raws) > 0 {
-			send()
+			read.Add(int64(len(raws)))
+			select {
+			case jobs <- job{n, raws}:
+			case <-ctx.Done():
+				return
+			}
 		}
 	}()
 
@@ -173,7 +200,7 @@ func (s *Service) Ingest(ctx context.Context, sub Submission, r io.Reader) (sum 
 	// are in the order the submitter sent them.
 	sum = &Summary{Rejected: []Rejection{}, IDs: []string{}}
 	pending := map[int]result{}
-	next := 0
+	committed := 0
 	var commitErr error
 	for res := range results {
 		if commitErr != nil {
@@ -181,12 +208,12 @@ func (s *Service) Ingest(ctx context.Context, sub Submission, r io.Reader) (sum 
 		}
 		pending[res.n] = res
 		for {
-			r, ok := pending[next]
+			r, ok := pending[committed]
 			if !ok {
 				break
 			}
-			delete(pending, next)
-			next++
+			delete(pending, committed)
+			committed++
 			if err := s.commit(ctx, plan, r.objs, sum); err != nil {
 				commitErr = err
 				cancel()
@@ -194,7 +221,11 @@ func (s *Service) Ingest(ctx context.Context, sub Submission, r io.Reader) (sum 
 			}
 			sum.Rejected = append(sum.Rejected, r.rejects...)
 			if sub.Progress != nil {
-				sub.Progress(Progress{Objects: r.read, Bytes: cr.n.Load(), Accepted: sum.Accepted, Duplicates: sum.Duplicates, Rejected: len(sum.Rejected)})
+				p := Progress{Batches: committed, Objects: r.read, Accepted: sum.Accepted, Duplicates: sum.Duplicates, Rejected: len(sum.Rejected)}
+				if bytes != nil {
+					p.Bytes = bytes.Load()
+				}
+				sub.Progress(p)
 			}
 		}
 	}
@@ -268,7 +299,7 @@ func (s *Service) checkVersions(ctx context.Context, p *plan, objs []*hub.Object
 	for i, o := range objs {
 		ids[i] = o.ID
 	}
-	stored, err := s.store.ListObjects(ctx, hub.Filter{Viewer: hub.Viewer{System: true}, IDs: ids, Workspaces: []string{p.workspace}, Limit: len(ids)})
+	stored, err := s.store.ListObjects(ctx, hub.Filter{Viewer: hub.Viewer{System: true}, IDs: ids, Workspaces: []string{p.workspace}, Limit: len(ids), NoTokens: true})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -18,3 +18,11 @@ func ObjectLocation(o *hub.Object) Location {
 func TOTPLocation(userID int64) Location {
 	return Location{Workspace: hubKey, Kind: "totp", ID: strconv.FormatInt(userID, 10), Version: "1"}
 }
+
+// PeerCredentialsLocation is where the credentials of a TAXII source (a federation peer) are
+// sealed, inside the peer's record object of workspace ws: id is the record's STIX id and
+// config a digest of the source's configuration, so that the credentials open only for the
+// configuration they were given with.
+func PeerCredentialsLocation(ws, id, config string) Location {
+	return Location{Workspace: ws, Kind: "peer-credentials", ID: id, Version: config}
+}

@@ -44,6 +44,7 @@ func (s *Server) list(ctx context.Context, c *caller, slug string, q query, f hu
 	f.AddedAfter = q.addedAfter
 	f.AllVersions = f.AllVersions || !q.versions.onlyLast()
 	f.Limit = q.limit + 1
+	f.NoTokens = true // TAXII serves bodies and matches nothing
 	thin := f.AllVersions && q.versions.set && !q.versions.all
 	var p page
 	cursor := q.afterSeq
@@ -123,7 +124,7 @@ func (s *Server) keepVersions(ctx context.Context, c *caller, slug string, m ver
 			}
 		}
 		b = make(map[string]bounds, len(ids))
-		f := hub.Filter{Viewer: c.viewer, Workspaces: []string{slug}, IDs: ids, AllVersions: true, Limit: MaxLimit}
+		f := hub.Filter{Viewer: c.viewer, Workspaces: []string{slug}, IDs: ids, AllVersions: true, Limit: MaxLimit, NoTokens: true}
 		for {
 			all, err := s.kb.List(ctx, f)
 			if err != nil {
@@ -249,7 +250,7 @@ func (s *Server) getObject(w http.ResponseWriter, r *http.Request, c *caller) {
 // exists returns nil if c may see some version of id in workspace slug, and ENotFound if not,
 // so that a filter matching nothing is an empty page while a missing object is 404.
 func (s *Server) exists(ctx context.Context, c *caller, slug, id string) error {
-	objs, err := s.kb.List(ctx, hub.Filter{Viewer: c.viewer, Workspaces: []string{slug}, IDs: []string{id}, AllVersions: true, Limit: 100})
+	objs, err := s.kb.List(ctx, hub.Filter{Viewer: c.viewer, Workspaces: []string{slug}, IDs: []string{id}, AllVersions: true, Limit: 100, NoTokens: true})
 	if err != nil {
 		return err
 	}
