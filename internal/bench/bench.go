@@ -113,15 +113,8 @@ func ingestOnce(ctx context.Context, path string, bundle []byte, sealed bool) (f
 	defer st.Close()
 	var sealer seal.Sealer = seal.Plain{}
 	if sealed {
-		b := seal.New(st)
-		root, err := seal.NewRootKey()
+		b, _, err := sealBench(ctx, st)
 		if err != nil {
-			return 0, nil, err
-		}
-		if err := b.Initialize(ctx, root); err != nil {
-			return 0, nil, err
-		}
-		if err := b.AddWorkspace(ctx, "bench"); err != nil {
 			return 0, nil, err
 		}
 		sealer = b
@@ -170,4 +163,18 @@ func median(xs []float64) float64 {
 	s := slices.Clone(xs)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+// sealBench gives st a barrier initialised with a new root key and holding a key for the
+// workspace "bench", where every figure's objects go, and returns the barrier and the root key.
+func sealBench(ctx context.Context, st hub.KeyStore) (*seal.Barrier, []byte, error) {
+	b := seal.New(st)
+	root, err := seal.NewRootKey()
+	if err == nil {
+		err = b.Initialize(ctx, root)
+	}
+	if err == nil {
+		err = b.AddWorkspace(ctx, "bench")
+	}
+	return b, root, err
 }

@@ -176,18 +176,14 @@ func Correlate(ctx context.Context, dir string, n, event int) ([]Row, error) {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// sealedStore opens a new SQLite store at path with an initialised barrier over it. The caller
-// closes the store.
+// sealedStore opens a new SQLite store at path with a barrier over it as sealBench makes it.
+// The caller closes the store.
 func sealedStore(ctx context.Context, path string) (*sqlite.DB, *seal.Barrier, error) {
 	st, err := sqlite.Open(path)
 	if err != nil {
 		return nil, nil, err
 	}
-	b := seal.New(st)
-	root, err := seal.NewRootKey()
-	if err == nil {
-		err = b.Initialize(ctx, root)
-	}
+	b, _, err := sealBench(ctx, st)
 	if err != nil {
 		st.Close()
 		return nil, nil, err

@@ -101,15 +101,8 @@ func fillExportStore(ctx context.Context, src ExportSource, n int) ([]byte, erro
 		return nil, err
 	}
 	defer st.Close()
-	b := seal.New(st)
-	root, err := seal.NewRootKey()
+	b, root, err := sealBench(ctx, st)
 	if err != nil {
-		return nil, err
-	}
-	if err := b.Initialize(ctx, root); err != nil {
-		return nil, err
-	}
-	if err := b.AddWorkspace(ctx, "bench"); err != nil {
 		return nil, err
 	}
 	for _, org := range []string{"bench", "peer"} {

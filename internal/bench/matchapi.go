@@ -40,9 +40,6 @@ func MatchAPI(ctx context.Context, dir string, indicators int, d time.Duration) 
 		return nil, err
 	}
 	defer st.Close()
-	if err := b.AddWorkspace(ctx, "bench"); err != nil {
-		return nil, err
-	}
 	if err := benchWorkspace(ctx, st); err != nil {
 		return nil, err
 	}

@@ -17,7 +17,6 @@ import (
 
 	"cshub/internal/hub"
 	"cshub/internal/kb"
-	"cshub/internal/seal"
 	"cshub/internal/store/postgres"
 )
 
@@ -206,15 +205,8 @@ func ingestPostgresOnce(ctx context.Context, base string, bundle []byte) (pgRun,
 		return run, err
 	}
 	defer src.drop()
-	b := seal.New(src.db)
-	root, err := seal.NewRootKey()
+	b, _, err := sealBench(ctx, src.db)
 	if err != nil {
-		return run, err
-	}
-	if err := b.Initialize(ctx, root); err != nil {
-		return run, err
-	}
-	if err := b.AddWorkspace(ctx, "bench"); err != nil {
 		return run, err
 	}
 	if err := benchWorkspace(ctx, src.db); err != nil {

@@ -35,15 +35,8 @@ func Restart(ctx context.Context, dir string, n, events int) ([]Row, error) {
 		return nil, err
 	}
 	defer st.Close()
-	b := seal.New(st)
-	root, err := seal.NewRootKey()
+	b, _, err := sealBench(ctx, st)
 	if err != nil {
-		return nil, err
-	}
-	if err := b.Initialize(ctx, root); err != nil {
-		return nil, err
-	}
-	if err := b.AddWorkspace(ctx, "bench"); err != nil {
 		return nil, err
 	}
 	if err := benchWorkspace(ctx, st); err != nil {
