@@ -13,8 +13,8 @@ import (
 	"cshub/internal/hub"
 )
 
-// TestServeResumesIndexes: serve saves its matching, search and back-reference indexes in the
-// data directory when it stops, and the next serve on the same NATS stream resumes all three
+// TestServeResumesIndexes: serve saves its matching, search, back-reference and correlation indexes in the
+// data directory when it stops, and the next serve on the same NATS stream resumes all four
 // from there instead of rebuilding them from the store.
 func TestServeResumesIndexes(t *testing.T) {
 	natsURL := os.Getenv("CSHUB_TEST_NATS")
@@ -65,13 +65,13 @@ func TestServeResumesIndexes(t *testing.T) {
 	if strings.Contains(first, "index resumed") {
 		t.Fatalf("the first serve resumed from a snapshot it cannot have:\n%s", first)
 	}
-	for _, index := range []string{"lookup", "search", "refs"} {
+	for _, index := range []string{"lookup", "search", "refs", "links"} {
 		if _, err := os.Stat(filepath.Join(dir, "snapshots", index)); err != nil {
 			t.Errorf("no %s snapshot after a graceful stop: %v", index, err)
 		}
 	}
 	second := serveOnce()
-	if got := strings.Count(second, "index resumed from its snapshot"); got != 3 || strings.Contains(second, "index rebuilt") {
-		t.Fatalf("the second serve resumed %d indexes; want all 3:\n%s", got, second)
+	if got := strings.Count(second, "index resumed from its snapshot"); got != 4 || strings.Contains(second, "index rebuilt") {
+		t.Fatalf("the second serve resumed %d indexes; want all 4:\n%s", got, second)
 	}
 }

@@ -136,10 +136,11 @@ func serve(ctx context.Context, e *env, a *app, f *serveFlags, ready func(url st
 	readiness.MarkLoaded()
 	gatherer := gather.New(a.kb, nil)
 	features := startGathering(ctx, a, gatherer, f.guard.guard())
-	collabSvc, collabRoutes, err := startCollaboration(ctx, a, f.commonAfter)
+	collabSvc, collabRoutes, linksSaved, err := startCollaboration(ctx, indexCtx, a, f)
 	if err != nil {
 		return err
 	}
+	saved = append(saved, linksSaved)
 	features = append(features, collabRoutes...)
 	exercises := startExercises(ctx, a)
 	features = append(features, exercises)
@@ -269,18 +270,19 @@ func clientCertificates(a *app, f *serveFlags) (*x509.CertPool, error) {
 }
 
 // startCollaboration returns the collaboration service and its endpoints (sightings, notes, opinions, cases,
-// correlations, webhooks), loads the correlation links, and starts, on the one replica holding
-// each lease, the correlation notices and the webhook deliveries.
-func startCollaboration(ctx context.Context, a *app, commonAfter int) (*collab.Service, []api.Routes, error) {
-	if commonAfter < 0 {
-		return nil, nil, fmt.Errorf("--common-value-after must not be negative, not %d", commonAfter)
+// correlations, webhooks), starts the correlation links (from their snapshot when they can,
+// following the bus until indexCtx ends), and starts, on the one replica holding each lease,
+// the correlation notices and the webhook deliveries.
+func startCollaboration(ctx, indexCtx context.Context, a *app, f *serveFlags) (*collab.Service, []api.Routes, *snapshot.Follower, error) {
+	if f.commonAfter < 0 {
+		return nil, nil, nil, hub.FieldError("common-value-after", "must not be negative, not %d", f.commonAfter)
 	}
-	c := collab.New(collab.Config{KB: a.kb, Dir: a.store, Log: a.log, CommonAfter: commonAfter})
-	n, err := c.StartLinks(ctx, a.bus)
+	c := collab.New(collab.Config{KB: a.kb, Dir: a.store, Log: a.log, CommonAfter: f.commonAfter})
+	links, err := c.StartLinksSaved(indexCtx, snapshotConfig(a, f.data, "links"))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	a.log.Info("correlation links loaded", "objects", n)
+	a.log.Info("correlation links loaded", "objects", links.Objects, "resumed", links.Resumed)
 	hooks := webhook.New(a.kb, a.store, c, a.barrier, nil, webhook.Config{Log: a.log})
 	if l, ok := a.bus.(bus.Leaser); ok {
 		schedule.Every(ctx, l, "collab-correlations", time.Minute, func(held context.Context) error { return c.FollowCorrelations(held, a.bus) }, a.log)
@@ -288,7 +290,7 @@ func startCollaboration(ctx context.Context, a *app, commonAfter int) (*collab.S
 	} else {
 		a.log.Warn("no correlation notices or webhook deliveries: the bus grants no leases")
 	}
-	return c, []api.Routes{collab.Routes{S: c}, webhook.Routes{S: hooks}}, nil
+	return c, []api.Routes{collab.Routes{S: c}, webhook.Routes{S: hooks}}, links, nil
 }
 
 func isLoopback(host string) bool {

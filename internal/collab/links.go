@@ -3,26 +3,39 @@ package collab
 import (
 	"context"
 	"encoding/hex"
-	"errors"
 	"slices"
 
 	"cshub/internal/access"
-	"cshub/internal/bus"
 	"cshub/internal/correlation"
 	"cshub/internal/hub"
 	"cshub/internal/kb"
+	"cshub/internal/snapshot"
 )
 
 // StartLinks fills the correlation index from every stored indicator and observable and then
 // keeps it current from b until ctx ends: new objects and versions are linked, revoked and
 // deleted ones drop out of every link. It subscribes before it loads, so nothing stored in
 // between is missed, and returns how many objects it loaded. Every replica runs it: the index
-// is what this replica's reads are answered from.
+// is what this replica's reads are answered from. Serve uses StartLinksSaved instead, to
+// restart from a snapshot.
 func (s *Service) StartLinks(ctx context.Context, b hub.Bus) (int, error) {
-	events, err := b.Subscribe(ctx, 0)
+	f, err := s.StartLinksSaved(ctx, snapshot.Config{Bus: b})
 	if err != nil {
 		return 0, err
 	}
+	return f.Objects, nil
+}
+
+// StartLinksSaved is StartLinks that saves the index in c.Path and, on the next start, resumes
+// from there (see package snapshot). c.Bus, c.Path, c.Sealer and c.Every are the caller's; the
+// rest is filled in here.
+func (s *Service) StartLinksSaved(ctx context.Context, c snapshot.Config) (*snapshot.Follower, error) {
+	c.Index, c.Format, c.KB, c.Log = "links", linksFormat, s.kb, s.log
+	return snapshot.Start(ctx, c, (*savedLinks)(s))
+}
+
+// loadLinks links every stored indicator and observable.
+func (s *Service) loadLinks(ctx context.Context) (int, error) {
 	n := 0
 	f := hub.Filter{Viewer: hub.Viewer{System: true}, Types: append([]string{"indicator"}, kb.ObservableTypes...), Limit: pageSize}
 	for {
@@ -37,21 +50,10 @@ func (s *Service) StartLinks(ctx context.Context, b hub.Bus) (int, error) {
 			n++
 		}
 		if len(page) < pageSize {
-			break
+			return n, nil
 		}
 		f.AfterSeq = page[len(page)-1].Seq
 	}
-	go func() {
-		s.kb.FollowChanges(ctx, events, func(o *hub.Object) {
-			if err := s.link(o); err != nil {
-				s.log.Error("correlation links", "object", o.ID, "err", err)
-			}
-		}, s.links.Remove)
-		if err := bus.Err(b, events); err != nil && !errors.Is(err, context.Canceled) {
-			s.log.Warn("correlation links: event stream ended; links may miss changes until restart", "err", err)
-		}
-	}()
-	return n, nil
 }
 
 // link puts o's values into the correlation index, or takes o out when it holds none.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"cshub/internal/collab"
 	"cshub/internal/hub"
 	"cshub/internal/hubtest"
+	"cshub/internal/snapshot"
 )
 
 // TestLinks: correlation links read from either end, only to objects the reader may see, a
@@ -146,21 +148,56 @@ func (f *fixture) linkViews(t *testing.T, want map[string]string) string {
 	return strings.Join(diff, "\n")
 }
 
-// deleteAll deletes every version of id and announces it, as TAXII DELETE does.
+// deleteAll deletes every version of id, announcing it as TAXII DELETE does.
 func (f *fixture) deleteAll(t *testing.T, id string) {
 	t.Helper()
-	ctx := context.Background()
-	objs, err := f.h.Store.ListObjects(ctx, hub.Filter{Viewer: hub.Viewer{System: true}, IDs: []string{id}, AllVersions: true})
+	objs, err := f.h.Store.ListObjects(context.Background(), hub.Filter{Viewer: hub.Viewer{System: true}, IDs: []string{id}, AllVersions: true})
 	if err != nil || len(objs) == 0 {
 		t.Fatalf("%s: %d versions: %v", id, len(objs), err)
 	}
-	for _, o := range objs {
-		if _, err := f.h.Store.DeleteObjects(ctx, []int64{o.Seq}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := f.h.Bus.Publish(ctx, hub.Event{Kind: hub.EventDelete, ObjectID: o.ID, ObjectSeq: o.Seq, Type: o.Type,
-			Workspace: o.Workspace, Author: o.Author, TLP: o.TLP}); err != nil {
-			t.Fatal(err)
-		}
+	f.h.Delete(t, objs...)
+}
+
+// TestLinksResume: links saved when their follower stops, then restored from the snapshot
+// and the events since (a new holder, a deletion), answer as a rebuild would.
+func TestLinksResume(t *testing.T) {
+	for _, backend := range hubtest.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			h := hubtest.New(t, backend)
+			cfg := snapshot.Config{Bus: h.Bus, Sealer: h.Barrier, Path: filepath.Join(t.TempDir(), "links")}
+			first, stop := context.WithCancel(context.Background())
+			s := collab.New(collab.Config{KB: h.KB, Dir: h.Store})
+			f := &fixture{h: h, s: s, srv: h.Serve(t, nil, collab.Routes{S: s})}
+			saved, err := s.StartLinksSaved(first, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := f.ingest(t, "cert-fr", hubtest.Community, nil, indicator(1, "senate.example", hub.TLPGreen))[0]
+			b := f.ingest(t, "cert-be", hubtest.Community, nil, indicator(2, "senate.example", hub.TLPGreen))[0]
+			c := f.ingest(t, "cert-uk", hubtest.Community, nil, indicator(3, "senate.example", hub.TLPGreen))[0]
+			f.waitViews(t, map[string]string{"cert-fr " + a: "be " + b + ", uk " + c + "; others 0"})
+			stop()
+			saved.Wait()
+
+			// While no follower runs: a fourth holder arrives and b is deleted.
+			d := f.ingest(t, "cert-uk", hubtest.Community, nil, indicator(4, "senate.example", hub.TLPGreen))[0]
+			f.deleteAll(t, b)
+
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			s2 := collab.New(collab.Config{KB: h.KB, Dir: h.Store})
+			resumed, err := s2.StartLinksSaved(ctx, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !resumed.Resumed || resumed.Objects != 3 {
+				t.Fatalf("restart: resumed %v (%s) with %d objects; want the 3 held at the stop", resumed.Resumed, resumed.Why, resumed.Objects)
+			}
+			f2 := &fixture{h: h, s: s2, srv: h.Serve(t, nil, collab.Routes{S: s2})}
+			f2.waitViews(t, map[string]string{
+				"cert-fr " + a: "uk " + c + ", uk " + d + "; others 0",
+				"cert-uk " + d: "fr " + a + ", uk " + c + "; others 0",
+			})
+		})
 	}
 }

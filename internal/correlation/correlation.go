@@ -236,6 +236,34 @@ func (x *Index) Remove(workspace, id string) {
 	}
 }
 
+// Forget removes every object of workspace, whose keys were destroyed.
+func (x *Index) Forget(workspace string) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for key, ref := range x.byKey {
+		if key.workspace == workspace {
+			x.removeLocked(ref)
+			delete(x.byKey, key)
+		}
+	}
+}
+
+// Each calls fn with every object the index holds and the tokens of its values, under the
+// read lock: readers go on, writers wait, and fn must not call the index.
+func (x *Index) Each(fn func(o Object, tokens []Token)) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	var tokens []Token
+	for _, ref := range x.byKey {
+		e := &x.entries[ref]
+		tokens = tokens[:0]
+		for _, n := range e.nodes {
+			tokens = append(tokens, x.nodes[n].token)
+		}
+		fn(e.obj, tokens)
+	}
+}
+
 // removeLocked takes ref out of every node it holds and frees it. x.mu is held.
 func (x *Index) removeLocked(ref Ref) {
 	e := &x.entries[ref]

@@ -153,3 +153,34 @@ func TestPutChanges(t *testing.T) {
 		}
 	}
 }
+
+// TestForgetAndEach: Each gives every held object with its values, so a copy put into a new
+// index links the same; Forget drops one workspace's objects from every link and keeps the rest.
+func TestForgetAndEach(t *testing.T) {
+	x := correlation.New(0)
+	x.Put(obj("a"), []correlation.Token{tok("v1"), tok("v2")})
+	x.Put(obj("b"), []correlation.Token{tok("v1")})
+	other := correlation.Object{Workspace: "shredded", ID: "c", Author: "org-c"}
+	x.Put(other, []correlation.Token{tok("v1"), tok("v2")})
+
+	y := correlation.New(0)
+	n := 0
+	x.Each(func(o correlation.Object, tokens []correlation.Token) {
+		y.Put(o, slices.Clone(tokens))
+		n++
+	})
+	if n != 3 || view(y, "a") != view(x, "a") || view(y, "b") != view(x, "b") {
+		t.Fatalf("copied through Each (%d objects): a %q b %q, want a %q b %q", n, view(y, "a"), view(y, "b"), view(x, "a"), view(x, "b"))
+	}
+
+	x.Forget("shredded")
+	if got := view(x, "a"); got != "v1>b" {
+		t.Errorf("after Forget, a links %q; want only v1>b", got)
+	}
+	if links := x.Links("shredded", "c"); len(links) != 0 {
+		t.Errorf("a forgotten object still links: %v", links)
+	}
+	if s := x.Stats(); s.Objects != 2 {
+		t.Errorf("after Forget the index holds %d objects, want 2", s.Objects)
+	}
+}
