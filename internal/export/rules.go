@@ -158,57 +158,55 @@ func httpURL(v string) (host, uri string, ok bool) {
 }
 
 func writeSuricata(w *bufio.Writer, inds []*Indicator, m Meta) error {
-	var rules []rule
-	for _, ind := range inds {
-		for _, v := range ind.Values {
-			key := ind.ID + "\x00" + v.Type + "\x00" + v.Value
-			add := func(place, body string) {
-				rules = append(rules, rule{key: key + "\x00" + place, body: body, ind: ind})
-			}
-			switch v.Type {
-			case "ipv4-addr", "ipv6-addr":
-				add("ip", `alert ip any any <> `+ruleAddr(v)+` any (msg:"`+msg(ind, "address", v)+`";`)
-			case "domain-name":
-				add("dns", `alert dns any any -> any any (msg:"`+msg(ind, "DNS query", v)+`"; dns.query; dotprefix; content:".`+content(v.Value)+`"; nocase; endswith;`)
-				add("sni", `alert tls any any -> any any (msg:"`+msg(ind, "TLS SNI", v)+`"; tls.sni; dotprefix; content:".`+content(v.Value)+`"; nocase; endswith;`)
-			case "url":
-				host, uri, ok := httpURL(v.Value)
-				if !ok {
-					continue
-				}
+	rules := collectRules(inds, func(ind *Indicator, v Value, add func(place, body string)) {
+		switch v.Type {
+		case "ipv4-addr", "ipv6-addr":
+			add("ip", `alert ip any any <> `+ruleAddr(v)+` any (msg:"`+msg(ind, "address", v)+`";`)
+		case "domain-name":
+			add("dns", `alert dns any any -> any any (msg:"`+msg(ind, "DNS query", v)+`"; dns.query; dotprefix; content:".`+content(v.Value)+`"; nocase; endswith;`)
+			add("sni", `alert tls any any -> any any (msg:"`+msg(ind, "TLS SNI", v)+`"; tls.sni; dotprefix; content:".`+content(v.Value)+`"; nocase; endswith;`)
+		case "url":
+			if host, uri, ok := httpURL(v.Value); ok {
 				add("http", `alert http any any -> any any (msg:"`+msg(ind, "URL", v)+`"; http.host; content:"`+content(host)+
 					`"; startswith; endswith; http.uri; content:"`+content(uri)+`"; startswith; endswith;`)
 			}
 		}
-	}
+	})
 	return writeRules(w, rules, m, "Suricata", ")")
 }
 
 func writeSnort(w *bufio.Writer, inds []*Indicator, m Meta) error {
-	var rules []rule
-	for _, ind := range inds {
-		for _, v := range ind.Values {
-			key := ind.ID + "\x00" + v.Type + "\x00" + v.Value
-			add := func(place, body string) {
-				rules = append(rules, rule{key: key + "\x00" + place, body: body, ind: ind})
-			}
-			switch v.Type {
-			case "ipv4-addr", "ipv6-addr":
-				add("ip", `alert ip any any <> `+ruleAddr(v)+` any ( msg:"`+msg(ind, "address", v)+`";`)
-			case "domain-name":
-				add("dns", `alert udp any any -> any 53 ( msg:"`+msg(ind, "DNS query", v)+`"; content:"`+dnsWire(v.Value)+`", nocase;`)
-				add("sni", `alert tcp any any -> any 443 ( msg:"`+msg(ind, "TLS SNI", v)+`"; flow:to_server,established; ssl_state:client_hello; content:"`+content(v.Value)+`", nocase;`)
-			case "url":
-				host, uri, ok := httpURL(v.Value)
-				if !ok {
-					continue
-				}
+	rules := collectRules(inds, func(ind *Indicator, v Value, add func(place, body string)) {
+		switch v.Type {
+		case "ipv4-addr", "ipv6-addr":
+			add("ip", `alert ip any any <> `+ruleAddr(v)+` any ( msg:"`+msg(ind, "address", v)+`";`)
+		case "domain-name":
+			add("dns", `alert udp any any -> any 53 ( msg:"`+msg(ind, "DNS query", v)+`"; content:"`+dnsWire(v.Value)+`", nocase;`)
+			add("sni", `alert tcp any any -> any 443 ( msg:"`+msg(ind, "TLS SNI", v)+`"; flow:to_server,established; ssl_state:client_hello; content:"`+content(v.Value)+`", nocase;`)
+		case "url":
+			if host, uri, ok := httpURL(v.Value); ok {
 				add("http", `alert http any any -> any any ( msg:"`+msg(ind, "URL", v)+`"; http_header:field host; content:"`+content(host)+
 					`", nocase; http_uri; content:"`+content(uri)+`";`)
 			}
 		}
-	}
+	})
 	return writeRules(w, rules, m, "Snort 3", " )")
+}
+
+// collectRules calls bodies for every value of inds; each rule it adds is keyed by indicator,
+// value and place (ip, dns, sni, http), which is what its stable signature id derives from.
+// Suricata and Snort differ only in the bodies.
+func collectRules(inds []*Indicator, bodies func(ind *Indicator, v Value, add func(place, body string))) []rule {
+	var rules []rule
+	for _, ind := range inds {
+		for _, v := range ind.Values {
+			key := ind.ID + "\x00" + v.Type + "\x00" + v.Value
+			bodies(ind, v, func(place, body string) {
+				rules = append(rules, rule{key: key + "\x00" + place, body: body, ind: ind})
+			})
+		}
+	}
+	return rules
 }
 
 // ruleAddr writes an address or block for a rule header; IPv6 blocks go in brackets so that
