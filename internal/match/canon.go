@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -262,6 +263,10 @@ func parseIPOrPrefix(v string) (netip.Prefix, error) {
 }
 
 func appendIP(dst []byte, v string, want4 bool) ([]byte, error) {
+	if a, ok := parseDottedQuad(v); ok {
+		dst = append(dst, a[:]...)
+		return append(dst, byte(kIPv4)), nil
+	}
 	p, err := parseIPOrPrefix(v)
 	if err != nil {
 		return dst, hub.FieldError("value", "not an IP address or CIDR block: %q", clip(v))
@@ -270,6 +275,31 @@ func appendIP(dst []byte, v string, want4 bool) ([]byte, error) {
 		return dst, hub.FieldError("value", "not an IPv4 address: %q", clip(v))
 	}
 	return appendPrefixKey(dst, p), nil
+}
+
+// parseDottedQuad parses an IPv4 address written as net/netip writes it:
+// four decimal fields from 0 to 255 without leading zeros, nothing else.
+// It is the common form of the addresses looked up, and parsing it here
+// saves the generality of netip.ParseAddr; for any other text it reports
+// false and leaves the text to parseIPOrPrefix.
+func parseDottedQuad(v string) (a [4]byte, ok bool) {
+	field, digits, val := 0, 0, 0
+	for i := 0; i <= len(v); i++ {
+		if i == len(v) || v[i] == '.' {
+			if digits == 0 || field == 3 && i < len(v) {
+				return a, false
+			}
+			a[field] = byte(val)
+			field, digits, val = field+1, 0, 0
+			continue
+		}
+		c := v[i] - '0'
+		if c > 9 || digits == 1 && val == 0 || val*10+int(c) > 255 {
+			return a, false
+		}
+		val, digits = val*10+int(c), digits+1
+	}
+	return a, field == 4
 }
 
 // appendPrefixKey appends the key of a masked, unmapped prefix: an address
@@ -301,6 +331,9 @@ func appendDomain(dst []byte, v string) ([]byte, error) {
 	v = strings.TrimSuffix(v, ".")
 	if v == "" {
 		return dst, hub.FieldError("value", "empty domain name")
+	}
+	if d, ok := appendPlainName(dst, v); ok {
+		return append(d, byte(kDomain)), nil
 	}
 	// One trailing dot is the root; another, or two dots inside, is an empty label, which IDNA
 	// would drop silently and leave a different name than was given.
@@ -351,6 +384,50 @@ func appendDomain(dst []byte, v string) ([]byte, error) {
 		return dst[:start], err
 	}
 	return append(dst, byte(kDomain)), nil
+}
+
+// nameByte maps the bytes a plain host name may hold (letters, digits,
+// hyphen, underscore) to their lower case, and any other byte to 0.
+var nameByte = func() (t [256]byte) {
+	for c := byte('0'); c <= '9'; c++ {
+		t[c] = c
+	}
+	for c := byte('a'); c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = c, c
+	}
+	t['-'], t['_'] = '-', '_'
+	return t
+}()
+
+// appendPlainName appends the lower-case form of v in one pass when v is a
+// plain ASCII host name that checkHostname would pass and that has no
+// "xn--" label: the form of nearly every name looked up. For anything else
+// it reports false and appendDomain takes its general path, which also
+// words the errors.
+func appendPlainName(dst []byte, v string) ([]byte, bool) {
+	if len(v) > 253 {
+		return dst, false
+	}
+	start := len(dst)
+	dst = slices.Grow(dst, len(v))[:start+len(v)]
+	out, label := dst[start:], 0
+	for i := 0; i <= len(v); i++ {
+		if i == len(v) || v[i] == '.' {
+			if n := i - label; n == 0 || n > 63 || n >= 4 && string(out[label:label+4]) == "xn--" {
+				return dst[:start], false
+			}
+			if i < len(v) {
+				out[i], label = '.', i+1
+			}
+			continue
+		}
+		c := nameByte[v[i]]
+		if c == 0 {
+			return dst[:start], false
+		}
+		out[i] = c
+	}
+	return dst, true
 }
 
 // hasPunyLabel reports whether a lower-case name has an "xn--" label, which

@@ -1,6 +1,8 @@
 package match
 
 import (
+	"net/netip"
+	"strings"
 	"testing"
 
 	"cshub/internal/hub"
@@ -103,4 +105,58 @@ func FuzzCanonical(f *testing.F) {
 			t.Fatalf("Canonical(%q, %q) = %q, but Canonical of that = %q, %v", typ, v, c, c2, err)
 		}
 	})
+}
+
+// TestParseDottedQuad checks the fast IPv4 parser against net/netip: what
+// it accepts, netip parses to the same address; what it declines is left
+// to netip, and must include everything netip refuses.
+func TestParseDottedQuad(t *testing.T) {
+	for _, tt := range []struct {
+		in string
+		ok bool
+	}{
+		{"0.0.0.0", true}, {"1.2.3.4", true}, {"255.255.255.255", true}, {"10.200.30.9", true},
+		{"256.1.1.1", false}, {"1.2.3.256", false}, {"01.2.3.4", false}, {"1.2.3.00", false},
+		{"1.2.3", false}, {"1.2.3.4.5", false}, {"1..3.4", false}, {".1.2.3", false}, {"1.2.3.", false},
+		{"1.2.3.4/32", false}, {"::1", false}, {"1.2.3.a", false}, {"1234.1.1.1", false}, {"", false},
+	} {
+		a, ok := parseDottedQuad(tt.in)
+		if ok != tt.ok {
+			t.Errorf("parseDottedQuad(%q) ok = %v; want %v", tt.in, ok, tt.ok)
+		}
+		if ok {
+			if want, err := netip.ParseAddr(tt.in); err != nil || want.As4() != a {
+				t.Errorf("parseDottedQuad(%q) = %v; netip: %v, %v", tt.in, a, want, err)
+			}
+		}
+	}
+}
+
+// TestAppendPlainName checks the one-pass path for plain names: what it
+// accepts is the lower-case name, and the names it declines still get
+// their canonical form or error from the general path (TestCanonical).
+func TestAppendPlainName(t *testing.T) {
+	for _, tt := range []struct {
+		in string
+		ok bool
+	}{
+		{"Login.Senate.GROUP", true}, {"_dmarc.r3--sn-abc.example", true}, {"a", true},
+		{strings.Repeat("a", 63) + ".example", true}, {strings.Repeat("a", 64) + ".example", false},
+		{strings.Repeat("a.", 126) + "ab", false}, // 254 bytes
+		{"XN--BCHER-KVA.example", false}, {"a.xn--p1ai", false}, {"bücher.example", false},
+		{"a..b", false}, {".a", false}, {"a.", false}, {"a b.example", false}, {"a/b.example", false},
+	} {
+		got, ok := appendPlainName([]byte("prefix"), tt.in)
+		if ok != tt.ok {
+			t.Errorf("appendPlainName(%q) ok = %v; want %v", tt.in, ok, tt.ok)
+			continue
+		}
+		want := "prefix"
+		if ok {
+			want += strings.ToLower(tt.in)
+		}
+		if string(got) != want {
+			t.Errorf("appendPlainName(%q) = %q; want %q", tt.in, got, want)
+		}
+	}
 }
