@@ -189,7 +189,7 @@ func (b *Builder) SetValidUntil(ref Ref, until time.Time) {
 // Build finishes the snapshot. The Builder may not be used afterwards.
 func (b *Builder) Build() *Snapshot {
 	b.built = true
-	b.l.exact.compact()
+	b.l.seal()
 	return &Snapshot{x: b.x, base: b.l, states: b.states, startSeq: b.startSeq, gen: b.gen, entries: b.n}
 }
 
@@ -313,8 +313,11 @@ type probe struct {
 	h      uint64
 	home   int
 	first  uint32 // the fingerprint at home, loaded ahead of the probe
-	cover  uint64 // for an IPv4 address, its cover4 word, loaded ahead
-	parent bool
+	// For an IPv4 address, loaded ahead: its cover4 word, its cell, the
+	// state of the cell's ref.
+	cover, cell uint64
+	state       uint32
+	parent      bool
 }
 
 // LookupBatch looks up every query and calls out for each hit with the
@@ -382,13 +385,30 @@ func (x *Index) lookup(qs []Query, probes []probe, out func(i int, h Hit)) {
 		}
 		// Independent loads: the CPU keeps many of them in flight.
 		for i := range probes[:np] {
+			if probes[i].parent && !t.mayParent(probes[i].h) {
+				probes[i].first = 0 // the filter answers for the table
+				continue
+			}
 			probes[i].first = t.fps[probes[i].home]
 		}
 		if cover := v.base.cover4; cover != nil {
+			// What the CIDR step of an IPv4 address will read: the bitmap
+			// word, then the cell, then the state of the ref of a cell
+			// that is one entry; the loads of each round independent of
+			// one another.
 			for j := range n {
 				if k := keys[j]; keyKind(k) == kIPv4 {
-					// The bitmap word the CIDR step will read.
-					probes[span[j]].cover = cover[(uint32(k[0])<<16|uint32(k[1])<<8|uint32(k[2]))/64]
+					probes[span[j]].cover = cover[slash24Key(k)/64]
+				}
+			}
+			for j := range n {
+				if k, p := keys[j], &probes[span[j]]; keyKind(k) == kIPv4 && p.cover&(1<<(slash24Key(k)%64)) != 0 {
+					p.cell, _ = v.base.cell(slash24Key(k))
+				}
+			}
+			for j := range n {
+				if p := &probes[span[j]]; keyKind(keys[j]) == kIPv4 && p.cell != 0 && p.cell&cellList == 0 {
+					p.state = v.states.get(uint32(p.cell))
 				}
 			}
 		}

@@ -2,6 +2,7 @@ package match
 
 import (
 	"hash/maphash"
+	"math/bits"
 	"net/netip"
 	"slices"
 	"strings"
@@ -37,7 +38,15 @@ type layer struct {
 	// looked up lie in no block; one load of this bitmap tells so without
 	// walking the trie, and LookupBatch loads it ahead for many queries.
 	cover4 []uint64
-	affix  map[affixKey][]uint32 // prefix and suffix entries
+	// cells, made when a layer is sealed, has one cell per bit set in
+	// cover4, at the index rank4[i/64] (the bits set in the words before)
+	// plus the bits set before bit i in its word: for most addresses in a
+	// block, one load answers without the trie's chain of dependent loads,
+	// and LookupBatch loads it ahead too. See cell.
+	rank4    []uint32
+	cells    []uint64
+	cellList []uint64
+	affix    map[affixKey][]uint32 // prefix and suffix entries
 	// affixLens lists, per kind and side, the distinct lengths of the
 	// affixes, so that a lookup tries one map probe per length.
 	affixLens map[affixSide][]int
@@ -139,6 +148,7 @@ func (l *layer) addCIDR(ref Ref, tc typeClass, v string) error {
 		return l.addHost(ref, p)
 	}
 	l.nCIDR++
+	l.rank4, l.cells, l.cellList = nil, nil, nil // they would miss the block
 	if p.Addr().Is4() {
 		l.markCover4(p)
 	}
@@ -161,38 +171,137 @@ func (l *layer) addCIDR(ref Ref, tc typeClass, v string) error {
 	return nil
 }
 
+// refsOf returns the refs of a trie value.
+func (l *layer) refsOf(v uint32) []uint32 {
+	if v&multiFlag != 0 {
+		return l.multi[v&^multiFlag]
+	}
+	return []uint32{v}
+}
+
 // markCover4 sets the cover4 bits of the /24s that an IPv4 block overlaps.
 func (l *layer) markCover4(p netip.Prefix) {
 	if l.cover4 == nil {
 		l.cover4 = make([]uint64, 1<<24/64)
 	}
-	first := slash24(p.Addr())
-	n := uint32(1)
-	if p.Bits() < 24 {
-		n = 1 << (24 - p.Bits())
-	}
+	first, n := span24(p)
 	for i := first; i < first+n; i++ {
 		l.cover4[i/64] |= 1 << (i % 64)
 	}
 }
 
+// span24 returns the first and the number of the /24s that an IPv4 block
+// overlaps.
+func span24(p netip.Prefix) (first, n uint32) {
+	n = 1
+	if p.Bits() < 24 {
+		n = 1 << (24 - p.Bits())
+	}
+	return slash24(p.Addr()), n
+}
+
 // slash24 returns the number of the /24 holding an IPv4 address.
 func slash24(a netip.Addr) uint32 {
 	b := a.As4()
-	return uint32(b[0])<<16 | uint32(b[1])<<8 | uint32(b[2])
+	return slash24Key(b[:])
 }
 
-// maybeCIDR reports whether an IPv4 address or block of /24 or longer may
-// lie in one of the layer's blocks; false is certain.
-func (l *layer) maybeCIDR(p netip.Prefix) bool {
-	if !p.Addr().Is4() || p.Bits() < 24 {
-		return l.nCIDR > 0
-	}
+// slash24Key returns the number of the /24 holding the address of a kIPv4
+// key.
+func slash24Key(k []byte) uint32 { return uint32(k[0])<<16 | uint32(k[1])<<8 | uint32(k[2]) }
+
+// A cell tells the hits of the addresses of one /24 that some IPv4 block
+// overlaps. It is an entry (see makeCell) when one block with one ref
+// overlaps the /24; cellList|n<<32|i when n > 1 entries do, held in
+// cellList[i:i+n]; cellTrie when so many do that the trie is quicker.
+const (
+	cellList    = 1 << 63
+	cellTrie    = cellList // a list of none
+	maxCellList = 16
+)
+
+// cell returns the cell of /24 number i and whether an IPv4 block overlaps
+// it; cellTrie for any overlapped /24 of a layer without cells (a layer
+// still written).
+func (l *layer) cell(i uint32) (uint64, bool) {
 	if l.cover4 == nil {
-		return false
+		return 0, false
 	}
-	i := slash24(p.Addr())
-	return l.cover4[i/64]&(1<<(i%64)) != 0
+	w, bit := l.cover4[i/64], uint64(1)<<(i%64)
+	switch {
+	case w&bit == 0:
+		return 0, false
+	case l.cells == nil:
+		return cellTrie, true
+	}
+	return l.cells[l.rank4[i/64]+uint32(bits.OnesCount64(w&(bit-1)))], true
+}
+
+// makeCell returns the entry of an IPv4 block for one of its refs: the ref
+// in the low 32 bits, the last byte of the block's address above it, the
+// block's length above that. It is never 0.
+func makeCell(p netip.Prefix, ref uint32) uint64 {
+	return uint64(p.Bits())<<40 | uint64(p.Addr().As4()[3])<<32 | uint64(ref)
+}
+
+// seal prepares a layer that will not be written any more for lookups:
+// it shrinks the exact table and makes its parent filter, and makes the
+// cells. A later add drops what it would make stale.
+func (l *layer) seal() {
+	l.exact.compact()
+	l.buildCells()
+}
+
+// buildCells makes the cells of the overlapped /24s.
+func (l *layer) buildCells() {
+	if l.cover4 == nil {
+		return
+	}
+	l.rank4 = make([]uint32, len(l.cover4))
+	n := uint32(0)
+	for i, w := range l.cover4 {
+		l.rank4[i] = n
+		n += uint32(bits.OnesCount64(w))
+	}
+	index := func(i uint32) uint32 {
+		return l.rank4[i/64] + uint32(bits.OnesCount64(l.cover4[i/64]&(1<<(i%64)-1)))
+	}
+	// Count the entries of each /24, lay out the lists, then fill them,
+	// counting down.
+	count := make([]uint32, n)
+	for p, v := range l.cidr.All4() {
+		first, m := span24(p)
+		for i := first; i < first+m; i++ {
+			count[index(i)] += uint32(len(l.refsOf(v)))
+		}
+	}
+	cells := make([]uint64, n)
+	var list []uint64
+	for j, c := range count {
+		switch {
+		case c > maxCellList:
+			cells[j] = cellTrie
+		case c > 1:
+			cells[j] = cellList | uint64(c)<<32 | uint64(len(list))
+			list = append(list, make([]uint64, c)...)
+		}
+	}
+	for p, v := range l.cidr.All4() {
+		first, m := span24(p)
+		for i := first; i < first+m; i++ {
+			j := index(i)
+			for _, r := range l.refsOf(v) {
+				switch c := cells[j]; {
+				case c == 0:
+					cells[j] = makeCell(p, r)
+				case c != cellTrie:
+					count[j]--
+					list[uint32(c)+count[j]] = makeCell(p, r)
+				}
+			}
+		}
+	}
+	l.cells, l.cellList = cells, list
 }
 
 func (l *layer) addHost(ref Ref, p netip.Prefix) error {
@@ -260,9 +369,7 @@ func (l *layer) lookupExact(h uint64, key []byte, ok filter, emit func(Hit)) {
 func (l *layer) lookupMore(key []byte, parents bool, ok filter, emit func(Hit)) {
 	switch k := keyKind(key); k {
 	case kIPv4, kIPv6, kPrefix4, kPrefix6:
-		if p := keyPrefix(key); l.maybeCIDR(p) {
-			l.lookupCIDR(p, ok, emit)
-		}
+		l.lookupCIDR(keyPrefix(key), ok, emit)
 	case kDomain:
 		if parents {
 			l.lookupParents(key, ok, emit)
@@ -273,7 +380,25 @@ func (l *layer) lookupMore(key []byte, parents bool, ok filter, emit func(Hit)) 
 	}
 }
 
+// lookupCIDR reports the blocks that contain an address or block.
 func (l *layer) lookupCIDR(p netip.Prefix, ok filter, emit func(Hit)) {
+	if a := p.Addr(); a.Is4() && p.Bits() >= 24 {
+		c, covered := l.cell(slash24(a))
+		switch {
+		case !covered:
+			return
+		case c&cellList == 0:
+			emitCell(c, p, ok, emit)
+			return
+		case c != cellTrie:
+			for _, e := range l.cellList[uint32(c):][:c>>32&maxRef] {
+				emitCell(e, p, ok, emit)
+			}
+			return
+		}
+	} else if l.nCIDR == 0 {
+		return
+	}
 	if p.IsSingleIP() {
 		if !l.cidr.Contains(p.Addr()) {
 			return // the common case: a miss, without an iterator
@@ -282,17 +407,24 @@ func (l *layer) lookupCIDR(p netip.Prefix, ok filter, emit func(Hit)) {
 		return
 	}
 	for sp, v := range l.cidr.Supernets(p) {
-		if v&multiFlag == 0 {
-			if ok(v) {
-				emit(Hit{Ref: Ref(v), How: HowCIDR, Matched: sp.String()})
-			}
-			continue
-		}
-		for _, r := range l.multi[v&^multiFlag] {
+		for _, r := range l.refsOf(v) {
 			if ok(r) {
 				emit(Hit{Ref: Ref(r), How: HowCIDR, Matched: sp.String()})
 			}
 		}
+	}
+}
+
+// emitCell reports the block of a cell entry if it contains p, an IPv4
+// address or block of /24 or longer in the entry's /24.
+func emitCell(e uint64, p netip.Prefix, ok filter, emit func(Hit)) {
+	bits := int(e >> 40)
+	if bits > p.Bits() {
+		return
+	}
+	b := netip.PrefixFrom(p.Addr(), bits).Masked()
+	if b.Addr().As4()[3] == byte(e>>32) && ok(uint32(e)) {
+		emit(Hit{Ref: Ref(uint32(e)), How: HowCIDR, Matched: b.String()})
 	}
 }
 
@@ -316,6 +448,9 @@ func (l *layer) lookupParents(key []byte, ok filter, emit func(Hit)) {
 // lookupParent reports the entries for parent, the key of a parent domain
 // of a looked-up name, that may match as parents.
 func (l *layer) lookupParent(h uint64, parent []byte, ok filter, emit func(Hit)) {
+	if !l.exact.mayParent(h) {
+		return
+	}
 	l.exact.each(h, parent, func(ref uint32, flags byte) {
 		if flags&flagParent != 0 && ok(ref) {
 			emit(Hit{Ref: Ref(ref), How: HowParentDomain, Matched: string(parent[:len(parent)-1])})

@@ -39,6 +39,12 @@ type exactTable struct {
 	offs  []uint32
 	n     int    // slots in use
 	arena []byte // records: flags byte, uvarint key length, key
+	// parents, made by compact, filters the keys that may match as parent
+	// domains (flagParent). A name looked up is probed for each of its
+	// parents, nearly always in vain; this few-megabyte filter answers
+	// most of those probes instead of the much larger table. nil passes
+	// every key.
+	parents bloom
 }
 
 func newExactTable(seed maphash.Seed, hint int) *exactTable {
@@ -111,6 +117,7 @@ func (t *exactTable) insert(key []byte, flags byte, ref uint32) bool {
 		t.arena = binary.AppendUvarint(t.arena, uint64(len(key)))
 		t.arena = append(t.arena, key...)
 	}
+	t.parents = nil // it would miss the key
 	if (t.n+1)*8 > len(t.fps)*5 {
 		t.resize(2 * len(t.fps))
 	}
@@ -148,6 +155,54 @@ func (t *exactTable) compact() {
 		t.resize(c)
 	}
 	t.arena = append([]byte(nil), t.arena...)
+	n := 0
+	for i, f := range t.fps {
+		if f != 0 && t.arena[t.offs[i]]&flagParent != 0 {
+			n++
+		}
+	}
+	t.parents = newBloom(n)
+	for i, f := range t.fps {
+		if f != 0 && t.arena[t.offs[i]]&flagParent != 0 {
+			_, k := t.record(t.offs[i])
+			t.parents.add(t.hash(k))
+		}
+	}
+}
+
+// mayParent reports whether the key of hash h may be in the table with
+// flagParent; false is certain.
+func (t *exactTable) mayParent(h uint64) bool { return t.parents == nil || t.parents.has(h) }
+
+// bloom is a blocked Bloom filter of key hashes: each key sets bloomK bits
+// in one 64-bit word, so a test costs one memory load. At 16 bits a key it
+// passes about 0.5% of absent keys.
+type bloom []uint64
+
+const bloomK = 4
+
+func newBloom(n int) bloom { return make(bloom, n/4+1) }
+
+// word returns the index of h's word, from the high bits of h like slot;
+// mask takes its bits from the middle of h, which neither uses much.
+func (b bloom) word(h uint64) int {
+	hi, _ := bits.Mul64(h, uint64(len(b)))
+	return int(hi)
+}
+
+func bloomMask(h uint64) uint64 {
+	var m uint64
+	for i := range bloomK {
+		m |= 1 << (h >> (20 + 6*i) & 63)
+	}
+	return m
+}
+
+func (b bloom) add(h uint64) { b[b.word(h)] |= bloomMask(h) }
+
+func (b bloom) has(h uint64) bool {
+	m := bloomMask(h)
+	return b[b.word(h)]&m == m
 }
 
 // each calls f for every slot whose key equals key, with the slot's ref and
@@ -174,5 +229,5 @@ func (t *exactTable) each(h uint64, key []byte, f func(ref uint32, flags byte)) 
 
 // bytes returns the memory held by the table's arrays and arena.
 func (t *exactTable) bytes() int {
-	return 12*len(t.fps) + cap(t.arena)
+	return 12*len(t.fps) + cap(t.arena) + 8*len(t.parents)
 }
