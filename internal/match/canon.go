@@ -283,23 +283,36 @@ func appendIP(dst []byte, v string, want4 bool) ([]byte, error) {
 // saves the generality of netip.ParseAddr; for any other text it reports
 // false and leaves the text to parseIPOrPrefix.
 func parseDottedQuad(v string) (a [4]byte, ok bool) {
-	field, digits, val := 0, 0, 0
-	for i := 0; i <= len(v); i++ {
-		if i == len(v) || v[i] == '.' {
-			if digits == 0 || field == 3 && i < len(v) {
+	i := 0
+	for f := range a {
+		if f > 0 {
+			if i == len(v) || v[i] != '.' {
 				return a, false
 			}
-			a[field] = byte(val)
-			field, digits, val = field+1, 0, 0
-			continue
+			i++
 		}
-		c := v[i] - '0'
-		if c > 9 || digits == 1 && val == 0 || val*10+int(c) > 255 {
+		if i == len(v) || v[i]-'0' > 9 {
 			return a, false
 		}
-		val, digits = val*10+int(c), digits+1
+		val := uint(v[i] - '0')
+		i++
+		if i < len(v) && v[i]-'0' <= 9 {
+			if val == 0 {
+				return a, false // a leading zero
+			}
+			val = val*10 + uint(v[i]-'0')
+			i++
+			if i < len(v) && v[i]-'0' <= 9 {
+				val = val*10 + uint(v[i]-'0')
+				i++
+			}
+		}
+		if val > 255 {
+			return a, false
+		}
+		a[f] = byte(val)
 	}
-	return a, field == 4
+	return a, i == len(v)
 }
 
 // appendPrefixKey appends the key of a masked, unmapped prefix: an address

@@ -313,10 +313,9 @@ type probe struct {
 	h      uint64
 	home   int
 	first  uint32 // the fingerprint at home, loaded ahead of the probe
-	// For an IPv4 address, loaded ahead: its cover4 word, its cell, the
-	// state of the cell's ref.
+	// For an IPv4 address, loaded ahead: its cover4 word and its cell.
 	cover, cell uint64
-	state       uint32
+	sink        uint32 // other loads made ahead land here
 	parent      bool
 }
 
@@ -346,15 +345,23 @@ func (x *Index) lookup(qs []Query, probes []probe, out func(i int, h Hit)) {
 		hits    []Hit
 	)
 	emit := func(h Hit) { hits = appendHit(hits, h) }
+	// The class of the type of the previous query: a stream's queries
+	// mostly share their type.
+	typ := ""
+	tc, hexLen, hashName := classOf(typ)
 	for start := 0; start < len(qs); {
 		scratch = scratch[:0]
 		np, n := 0, 0
 		for ; n < batchSize && start+n < len(qs) && np < len(probes); n++ {
 			span[n] = np
 			q := qs[start+n]
+			if q.Type != typ {
+				typ = q.Type
+				tc, hexLen, hashName = classOf(typ)
+			}
 			s0 := len(scratch)
 			var err error
-			if scratch, err = appendKey(scratch, q.Type, q.Value); err != nil {
+			if scratch, err = appendKeyClass(scratch, tc, hexLen, hashName, q.Type, q.Value); err != nil {
 				keys[n] = nil
 				continue
 			}
@@ -391,6 +398,14 @@ func (x *Index) lookup(qs []Query, probes []probe, out func(i int, h Hit)) {
 			}
 			probes[i].first = t.fps[probes[i].home]
 		}
+		// A home slot with the key's fingerprint is nearly always a hit:
+		// load what the probe will read there, the record and the ref's
+		// state.
+		for i := range probes[:np] {
+			if p := &probes[i]; p.first == fp(p.h) {
+				p.sink = uint32(t.arena[t.offs[p.home]]) + v.states.get(t.refs[p.home]&^refHostCIDR)
+			}
+		}
 		if cover := v.base.cover4; cover != nil {
 			// What the CIDR step of an IPv4 address will read: the bitmap
 			// word, then the cell, then the state of the ref of a cell
@@ -408,7 +423,7 @@ func (x *Index) lookup(qs []Query, probes []probe, out func(i int, h Hit)) {
 			}
 			for j := range n {
 				if p := &probes[span[j]]; keyKind(keys[j]) == kIPv4 && p.cell != 0 && p.cell&cellList == 0 {
-					p.state = v.states.get(uint32(p.cell))
+					p.sink = v.states.get(uint32(p.cell))
 				}
 			}
 		}

@@ -424,7 +424,8 @@ func emitCell(e uint64, p netip.Prefix, ok filter, emit func(Hit)) {
 	}
 	b := netip.PrefixFrom(p.Addr(), bits).Masked()
 	if b.Addr().As4()[3] == byte(e>>32) && ok(uint32(e)) {
-		emit(Hit{Ref: Ref(uint32(e)), How: HowCIDR, Matched: b.String()})
+		var buf [len("255.255.255.255/32")]byte
+		emit(Hit{Ref: Ref(uint32(e)), How: HowCIDR, Matched: string(b.AppendTo(buf[:0]))}) // one allocation, where String makes two
 	}
 }
 
