@@ -183,8 +183,9 @@ const bloomK = 4
 
 func newBloom(n int) bloom { return make(bloom, n/4+1) }
 
-// word returns the index of h's word, from the high bits of h like slot;
-// mask takes its bits from the middle of h, which neither uses much.
+// word returns the index of h's word, from the high bits of h as slot
+// does; bloomMask takes the bits to set from the middle of h, apart from
+// those high bits.
 func (b bloom) word(h uint64) int {
 	hi, _ := bits.Mul64(h, uint64(len(b)))
 	return int(hi)
