@@ -226,7 +226,8 @@ func copyInsert(ctx context.Context, tx pgx.Tx, rows []row, added time.Time, ins
 	return collectSeqs(rs, inserted)
 }
 
-// copyExtras copies the recipients and tokens of the inserted rows, each once per object.
+// copyExtras copies the recipients and tokens of the inserted rows, each once per object, and
+// their export records.
 func copyExtras(ctx context.Context, tx pgx.Tx, rows []row, inserted map[int64]bool) error {
 	var recips, toks [][]any
 	for _, r := range rows {
@@ -258,7 +259,7 @@ func copyExtras(ctx context.Context, tx pgx.Tx, rows []row, inserted map[int64]b
 			return mapErr(err, "copy object tokens")
 		}
 	}
-	return nil
+	return copyRecords(ctx, tx, rows, inserted)
 }
 
 // RawCopy copies objs into the same tables with one plain COPY, without PutObjects' duplicate

@@ -243,7 +243,7 @@ func insertSQL(n int, dedup bool) string {
 	return b.String()
 }
 
-// insertExtras writes the recipients and tokens of the inserted rows.
+// insertExtras writes the recipients, tokens and export records of the inserted rows.
 func insertExtras(ctx context.Context, tx *sql.Tx, rows []row, inserted map[int64]bool) error {
 	var recips, toks []any
 	for _, r := range rows {
@@ -260,7 +260,10 @@ func insertExtras(ctx context.Context, tx *sql.Tx, rows []row, inserted map[int6
 	if err := insertPairs(ctx, tx, "INSERT OR IGNORE INTO object_recipients (seq, org) VALUES ", recips); err != nil {
 		return err
 	}
-	return insertPairs(ctx, tx, "INSERT OR IGNORE INTO object_tokens (token, seq) VALUES ", toks)
+	if err := insertPairs(ctx, tx, "INSERT OR IGNORE INTO object_tokens (token, seq) VALUES ", toks); err != nil {
+		return err
+	}
+	return insertRecords(ctx, tx, rows, inserted)
 }
 
 // insertPairs runs prefix followed by as many (?, ?) as args holds pairs, in chunks.
