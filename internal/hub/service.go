@@ -57,6 +57,10 @@ type ObjectStore interface {
 	// then, when filled is above 0 and the Seq ExportRecords reports as missing still is
 	// filled, sets it to 0: the caller has stored the records of every version up to filled.
 	PutExportRecords(ctx context.Context, recs []ExportRecord, filled int64) error
+
+	// ReplaceExportRecords is ReplaceBodies for export records: each update's Seq names the
+	// version whose record becomes New if it still is Old.
+	ReplaceExportRecords(ctx context.Context, updates []BodyUpdate) (replaced int, err error)
 }
 
 // BodyUpdate is one compare-and-swap of ObjectStore.ReplaceBodies: the body of the version

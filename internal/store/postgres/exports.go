@@ -87,3 +87,12 @@ func (db *DB) PutExportRecords(ctx context.Context, recs []hub.ExportRecord, fil
 		return mapErr(err, "clear export backfill mark")
 	})
 }
+
+// ReplaceExportRecords swaps records where they still hold the expected value; see
+// hub.ObjectStore and ReplaceBodies.
+func (db *DB) ReplaceExportRecords(ctx context.Context, updates []hub.BodyUpdate) (int, error) {
+	return db.replace(ctx, `
+		UPDATE export_records r SET record = u.new
+		FROM unnest($1::bigint[], $2::bytea[], $3::bytea[]) AS u(seq, old, new)
+		WHERE r.seq = u.seq AND r.record = u.old`, updates)
+}

@@ -480,6 +480,16 @@ func (db *DB) objects(ctx context.Context, q *query) ([]*hub.Object, error) {
 // that another transaction changed while this one waited for it, so the comparison holds
 // against the newest committed body.
 func (db *DB) ReplaceBodies(ctx context.Context, updates []hub.BodyUpdate) (int, error) {
+	return db.replace(ctx, `
+		UPDATE objects o SET body = u.new
+		FROM unnest($1::bigint[], $2::bytea[], $3::bytea[]) AS u(seq, old, new)
+		WHERE o.seq = u.seq AND o.body = u.old`, updates)
+}
+
+// replace runs update, which sets a sealed value to u.new where the row's seq is u.seq and the
+// value u.old for the rows u of unnest($1 seqs, $2 olds, $3 news), and returns how many rows it
+// changed.
+func (db *DB) replace(ctx context.Context, update string, updates []hub.BodyUpdate) (int, error) {
 	if len(updates) == 0 {
 		return 0, nil
 	}
@@ -489,10 +499,7 @@ func (db *DB) ReplaceBodies(ctx context.Context, updates []hub.BodyUpdate) (int,
 	for i, u := range updates {
 		seqs[i], olds[i], news[i] = u.Seq, nonNil(u.Old), nonNil(u.New)
 	}
-	tag, err := db.pool.Exec(ctx, `
-		UPDATE objects o SET body = u.new
-		FROM unnest($1::bigint[], $2::bytea[], $3::bytea[]) AS u(seq, old, new)
-		WHERE o.seq = u.seq AND o.body = u.old`, seqs, olds, news)
+	tag, err := db.pool.Exec(ctx, update, seqs, olds, news)
 	if err != nil {
 		return 0, mapErr(err, "replace bodies")
 	}

@@ -104,3 +104,9 @@ func (db *DB) PutExportRecords(ctx context.Context, recs []hub.ExportRecord, fil
 		return mapErr(err, "clear export backfill mark")
 	})
 }
+
+// ReplaceExportRecords swaps records where they still hold the expected value; see
+// hub.ObjectStore and ReplaceBodies.
+func (db *DB) ReplaceExportRecords(ctx context.Context, updates []hub.BodyUpdate) (int, error) {
+	return db.replace(ctx, `UPDATE export_records SET record = ? WHERE seq = ? AND record = ?`, updates)
+}

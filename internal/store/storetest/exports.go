@@ -8,8 +8,8 @@ import (
 	"cshub/internal/hub"
 )
 
-// testExportRecords: a version's export record is stored with it, listed in Seq order and
-// removed with it; a version that should have one and came without raises the mark, which
+// testExportRecords: a version's export record is stored with it, listed in Seq order,
+// swapped only where it still holds the expected value, and removed with it; a version that should have one and came without raises the mark, which
 // PutExportRecords clears only if nothing raised it further meanwhile.
 func testExportRecords(t *testing.T, s hub.Store) {
 	ctx := context.Background()
@@ -63,6 +63,14 @@ func testExportRecords(t *testing.T, s hub.Store) {
 	must(t, s.PutExportRecords(ctx, []hub.ExportRecord{{Seq: late.Seq, Workspace: "w1", Sealed: []byte("late")}}, late.Seq))
 	if recs, missing = list(0); missing != 0 || len(recs) != 4 {
 		t.Fatalf("after the fill: %d records, missing up to %d; want 4, 0", len(recs), missing)
+	}
+
+	n, err := s.ReplaceExportRecords(ctx, []hub.BodyUpdate{
+		{Seq: bare.Seq, Old: []byte("filled"), New: []byte("re-sealed")},
+		{Seq: late.Seq, Old: []byte("not what is stored"), New: []byte("lost")},
+	})
+	if recs, _ = list(0); err != nil || n != 1 || string(recs[2].Sealed) != "re-sealed" || string(recs[3].Sealed) != "late" {
+		t.Fatalf("ReplaceExportRecords = %d, %v; want the one whose record still matched replaced", n, err)
 	}
 
 	if _, err := s.DeleteObjects(ctx, []int64{ind.Seq, late.Seq}); err != nil {
