@@ -199,8 +199,8 @@ func runKeysRewrap(ctx context.Context, e *env, args []string) error {
 	sum, err := rewrap.Run(ctx, a.store, a.barrier, rewrap.Options{Batch: *batch, Progress: bar.count})
 	bar.done()
 	if sum != nil {
-		fmt.Fprintf(e.stdout, "term %d: %d object versions scanned, %d re-sealed, %d already current, %d changed meanwhile (left as they are), %d failed; %d of %d TOTP secrets re-sealed; took %s",
-			sum.Term, sum.Scanned, sum.Rewrapped, sum.Current, sum.Changed, sum.Failed, sum.TOTP, sum.Users, sum.Elapsed.Round(time.Millisecond))
+		fmt.Fprintf(e.stdout, "term %d: %d object versions scanned, %d re-sealed, %d already current, %d changed meanwhile (left as they are), %d failed; %d export records re-sealed; %d of %d TOTP secrets re-sealed; took %s",
+			sum.Term, sum.Scanned, sum.Rewrapped, sum.Current, sum.Changed, sum.Failed, sum.Records, sum.TOTP, sum.Users, sum.Elapsed.Round(time.Millisecond))
 		if secs := sum.Elapsed.Seconds(); secs > 0 && sum.Rewrapped > 0 {
 			fmt.Fprintf(e.stdout, " (%.0f bodies/s)", float64(sum.Rewrapped)/secs)
 		}

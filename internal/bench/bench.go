@@ -44,12 +44,21 @@ func Print(w io.Writer, rows []Row) error {
 	fmt.Fprintln(tw, "figure\tvalue\tbaseline (same run)\tbaseline value\tratio")
 	for _, r := range rows {
 		if r.Base == 0 {
-			fmt.Fprintf(tw, "%s\t%.0f %s\t-\t-\t-\n", r.Name, r.Value, r.Unit)
+			fmt.Fprintf(tw, "%s\t%s %s\t-\t-\t-\n", r.Name, figure(r.Value), r.Unit)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%.0f %s\t%s\t%.0f %s\t%.2f\n", r.Name, r.Value, r.Unit, r.Baseline, r.Base, r.Unit, r.Ratio())
+		fmt.Fprintf(tw, "%s\t%s %s\t%s\t%s %s\t%.2f\n", r.Name, figure(r.Value), r.Unit, r.Baseline, figure(r.Base), r.Unit, r.Ratio())
 	}
 	return tw.Flush()
+}
+
+// figure writes v whole, or with two decimals below 100: seconds of an export matter to the
+// tenth, rates of thousands a second do not.
+func figure(v float64) string {
+	if v < 100 {
+		return fmt.Sprintf("%.2f", v)
+	}
+	return fmt.Sprintf("%.0f", v)
 }
 
 // Attack loads the embedded ATT&CK Enterprise bundle, decompressed.

@@ -2,18 +2,15 @@ package export
 
 import (
 	"context"
-	"encoding/json"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	"cshub/internal/access"
+	"cshub/internal/export/record"
 	"cshub/internal/hub"
 	"cshub/internal/kb"
-	"cshub/internal/match"
-	"cshub/internal/stix/pattern"
 	"cshub/internal/warninglist"
 )
 
@@ -78,7 +75,7 @@ type deadline struct {
 type stored struct {
 	seq  int64
 	gone time.Time  // zero: not deleted
-	obj  hub.Object // Workspace, Author, TLP, Recipients, Modified, Revoked; no body
+	obj  hub.Object // the metadata of record.Record.Object; no body
 }
 
 // in reports whether the version is part of the hub's history as of p.
@@ -141,8 +138,12 @@ func NewCatalog(c Config) *Catalog {
 		sights: map[string]*sightings{}, benign: map[Value]bool{}}
 }
 
-// syncPage is how many versions Sync reads from the store at once.
-const syncPage = 1000
+// syncPage is how many objects, and recordPage how many export records, Sync reads from the
+// store at once.
+const (
+	syncPage   = 1000
+	recordPage = 10000
+)
 
 var system = hub.Viewer{System: true}
 
@@ -163,17 +164,16 @@ func (c *Catalog) Sync(ctx context.Context, progress func(loaded int)) (Point, e
 		if pg.err != nil {
 			return Point{Seq: c.seq, Time: c.tick(false)}, pg.err
 		}
-		parsed := c.parse(pg.objs)
-		for i, o := range pg.objs {
-			if o.Type == "indicator" {
-				c.addIndicator(o, parsed[i])
+		for _, p := range c.parse(pg) {
+			if p.rec.Object.Type == "indicator" {
+				c.addIndicator(p)
 			} else {
-				c.addSighting(o)
+				c.addSighting(p.rec)
 			}
-			c.seq = max(c.seq, o.Seq)
+			c.seq = max(c.seq, p.rec.Object.Seq)
 		}
-		loaded += len(pg.objs)
-		if progress != nil && len(pg.objs) > 0 {
+		loaded += pg.len()
+		if progress != nil && pg.len() > 0 {
 			progress(loaded)
 		}
 	}
@@ -185,30 +185,45 @@ func (c *Catalog) Sync(ctx context.Context, progress func(loaded int)) (Point, e
 	return Point{Seq: c.seq, Time: c.tick(false)}, nil
 }
 
-// page is one page of versions read by read, or the error that ended the reading.
+// page is one page of versions read by read, or the error that ended the reading: objects
+// with their bodies open when the Catalog keeps bodies, their export records otherwise.
 type page struct {
 	objs []*hub.Object
+	recs []*record.Record
 	err  error
 }
 
+func (pg *page) len() int { return len(pg.objs) + len(pg.recs) }
+
 // read sends to pages every indicator and sighting version stored after c.seq, a page at a
 // time, then closes it. It reads c.seq before the first send, while Sync holds c.mu and has not
-// yet changed it.
+// yet changed it. Without bodies to keep, it reads the versions' export records, which are a
+// fraction of the objects to read and need no parsing; with bodies, the objects.
 func (c *Catalog) read(ctx context.Context, pages chan<- page) {
 	defer close(pages)
-	f := hub.Filter{Viewer: system, Types: []string{"indicator", "sighting"}, AfterSeq: c.seq, AllVersions: c.all,
+	f := hub.Filter{Viewer: system, Types: hub.ExportedTypes(), AfterSeq: c.seq, AllVersions: c.all,
 		Limit: syncPage, NoTokens: true}
 	for {
-		objs, err := c.kb.List(ctx, f)
+		var pg page
+		if c.keep {
+			pg.objs, pg.err = c.kb.List(ctx, f)
+		} else {
+			// Records come in every version: the Catalog keeps the latest of each itself.
+			pg.recs, pg.err = c.kb.ExportRecords(ctx, f.AfterSeq, recordPage)
+		}
 		select {
-		case pages <- page{objs, err}:
+		case pages <- pg:
 		case <-ctx.Done():
 			return
 		}
-		if err != nil || len(objs) < f.Limit {
+		switch {
+		case pg.err != nil, len(pg.objs) > 0 && len(pg.objs) < f.Limit, len(pg.recs) < recordPage:
 			return
+		case len(pg.objs) > 0:
+			f.AfterSeq = pg.objs[len(pg.objs)-1].Seq
+		default:
+			f.AfterSeq = pg.recs[len(pg.recs)-1].Object.Seq
 		}
-		f.AfterSeq = objs[len(objs)-1].Seq
 	}
 }
 
@@ -257,37 +272,40 @@ func (c *Catalog) Forget(workspace, id string, seq int64) {
 	}
 }
 
-func meta(o *hub.Object) hub.Object {
-	return hub.Object{ID: o.ID, Type: o.Type, Workspace: o.Workspace, Author: o.Author, TLP: o.TLP,
-		Recipients: o.Recipients, Modified: o.Modified, Revoked: o.Revoked}
-}
-
-// parsed is an indicator version's exportable record, or nil, and whether each of its values
-// is on a warninglist of real services.
+// parsed is a version's export record and, for an indicator, what it exports (nil: nothing)
+// and whether each of its values is on a warninglist of real services.
 type parsed struct {
+	rec    *record.Record
 	ind    *Indicator
 	benign []bool
 }
 
-// parse reads the exportable record of each indicator of a page (nil for other objects) and
-// asks the warninglists about its values, on every core: decoding bodies and patterns costs as
-// much as reading them from the store.
-func (c *Catalog) parse(objs []*hub.Object) []parsed {
-	out := make([]parsed, len(objs))
+// parse reads the records of a page and asks the warninglists about the indicators' values, on
+// every core: reading records from objects (decoding bodies, parsing patterns) costs as much as
+// reading the objects from the store, and the warninglists about as much as the records.
+func (c *Catalog) parse(pg page) []parsed {
+	out := make([]parsed, pg.len())
 	workers := runtime.GOMAXPROCS(0)
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
-			for i := w; i < len(objs); i += workers {
-				if objs[i].Type != "indicator" {
+			for i := w; i < len(out); i += workers {
+				p := &out[i]
+				if pg.objs != nil {
+					p.rec = record.Of(pg.objs[i])
+				} else {
+					p.rec = pg.recs[i]
+				}
+				if p.ind = indicator(p.rec); p.ind == nil {
 					continue
 				}
-				ind := indicator(objs[i], c.keep)
-				out[i].ind = ind
-				if ind != nil && c.wl != nil {
-					out[i].benign = make([]bool, len(ind.Values))
-					for j, val := range ind.Values {
-						out[i].benign[j] = len(c.wl.Benign(val.Type, val.Value)) > 0
+				if c.keep {
+					p.ind.Body = pg.objs[i].Body
+				}
+				if c.wl != nil {
+					p.benign = make([]bool, len(p.ind.Values))
+					for j, val := range p.ind.Values {
+						p.benign[j] = len(c.wl.Benign(val.Type, val.Value)) > 0
 					}
 				}
 			}
@@ -297,8 +315,27 @@ func (c *Catalog) parse(objs []*hub.Object) []parsed {
 	return out
 }
 
-// addIndicator records one indicator version, whose record parse made; c.mu is held.
-func (c *Catalog) addIndicator(o *hub.Object, p parsed) {
+// indicator returns what an indicator version's record exports, or nil.
+func indicator(r *record.Record) *Indicator {
+	o := &r.Object
+	if o.Type != "indicator" || len(r.Values) == 0 {
+		return nil
+	}
+	return &Indicator{ID: o.ID, Workspace: o.Workspace, Author: o.Author, Name: r.Name, TLP: o.TLP,
+		Confidence: r.Confidence, Created: o.Created, Modified: o.Modified, ValidFrom: r.ValidFrom,
+		ValidUntil: r.ValidUntil, Values: r.Values}
+}
+
+// supersedes reports whether a version modified at m takes the place of the one a Catalog that
+// keeps only the latest versions holds in vs: the newer by modified, the later stored of two
+// alike, as latest decides.
+func supersedes[V any](vs []V, m time.Time, st func(*V) *stored) bool {
+	return len(vs) == 0 || !m.Before(st(&vs[len(vs)-1]).obj.Modified)
+}
+
+// addIndicator records one indicator version, which parse read; c.mu is held.
+func (c *Catalog) addIndicator(p parsed) {
+	o := &p.rec.Object
 	key := o.Workspace + "/" + o.ID
 	h := c.inds[key]
 	if h == nil {
@@ -308,16 +345,19 @@ func (c *Catalog) addIndicator(o *hub.Object, p parsed) {
 			c.byID[o.ID] = append(c.byID[o.ID], h)
 		}
 	}
+	if !c.all {
+		if !supersedes(h.versions, o.Modified, func(v *version) *stored { return &v.stored }) {
+			return
+		}
+		h.versions = h.versions[:0]
+	}
 	ind := p.ind
-	v := version{stored: stored{seq: o.Seq, obj: meta(o)}, ind: ind}
 	for j, b := range p.benign {
 		if b {
 			c.benign[ind.Values[j]] = true // values not on a list are left out: the map stays small
 		}
 	}
-	if !c.all {
-		h.versions = h.versions[:0]
-	}
+	v := version{stored: stored{seq: o.Seq, obj: *o}, ind: ind}
 	h.versions = append(h.versions, v)
 	if !c.all {
 		return // what Delta needs is kept only for a Catalog that answers for earlier Points
@@ -332,126 +372,30 @@ func (c *Catalog) addIndicator(o *hub.Object, p parsed) {
 	}
 }
 
-// indicator reads the exportable record of an indicator version, or nil; with keep, the
-// record keeps the body. It touches nothing shared, so pages are parsed in parallel.
-func indicator(o *hub.Object, keep bool) *Indicator {
-	var body struct {
-		Name        string    `json:"name"`
-		Pattern     string    `json:"pattern"`
-		PatternType string    `json:"pattern_type"`
-		ValidFrom   time.Time `json:"valid_from"`
-		ValidUntil  time.Time `json:"valid_until"`
-		Confidence  *int      `json:"confidence"`
-		Revoked     bool      `json:"revoked"`
-	}
-	if json.Unmarshal(o.Body, &body) != nil || body.Revoked || o.Revoked || body.PatternType != "stix" {
-		return nil
-	}
-	p, err := pattern.Parse(body.Pattern)
-	if err != nil || !enforceable(p.Expr) {
-		return nil
-	}
-	ind := &Indicator{ID: o.ID, Workspace: o.Workspace, Author: o.Author, Name: body.Name, TLP: o.TLP,
-		Confidence: -1, Created: o.Created, Modified: o.Modified, ValidFrom: body.ValidFrom, ValidUntil: body.ValidUntil}
-	if body.Confidence != nil {
-		ind.Confidence = *body.Confidence
-	}
-	for _, e := range p.Entries() {
-		if v, ok := valueOf(e); ok && !slices.Contains(ind.Values, v) {
-			ind.Values = append(ind.Values, v)
-		}
-	}
-	if len(ind.Values) == 0 {
-		return nil
-	}
-	if keep {
-		ind.Body = o.Body
-	}
-	return ind
-}
-
-// enforceable reports whether blocking a pattern's Exact and CIDR entries blocks what the
-// pattern matches and no more. It is pattern.FullyServed (asked of each comparison), except that
-// ISSUBSET on an address counts as decided by its block: FullyServed does not count it because
-// an observed value may itself be a wider block, but the packets, queries and answers an
-// enforcement point sees carry single addresses.
-func enforceable(e pattern.ObservationExpr) bool {
-	switch e := e.(type) {
-	case *pattern.ObservationBracket:
-		return enforceableComp(e.Comparison)
-	case *pattern.ObservationCompound:
-		return e.Op == pattern.ObsOr && !slices.ContainsFunc(e.Operands, func(o pattern.ObservationExpr) bool { return !enforceable(o) })
-	}
-	return false
-}
-
-func enforceableComp(c pattern.ComparisonExpr) bool {
-	switch c := c.(type) {
-	case *pattern.Comparison:
-		one := &pattern.Pattern{Expr: &pattern.ObservationBracket{Comparison: c}}
-		if c.Op == pattern.OpIsSubset && !c.Negated {
-			return len(one.Entries()) > 0 // an address block it could read
-		}
-		return one.FullyServed()
-	case *pattern.ComparisonCompound:
-		return c.Op == pattern.Or && !slices.ContainsFunc(c.Operands, func(o pattern.ComparisonExpr) bool { return !enforceableComp(o) })
-	}
-	return false
-}
-
-// valueOf turns an index entry into an exportable value: exact values and CIDR blocks in
-// canonical form; prefixes and suffixes are not enforceable as values.
-func valueOf(e pattern.Entry) (Value, bool) {
-	if e.Kind != pattern.Exact && e.Kind != pattern.CIDR {
-		return Value{}, false
-	}
-	v := Value{Type: e.Type}
-	typ := e.Type
-	if e.Type == "file" {
-		algo, ok := strings.CutPrefix(e.Path, "hashes.")
-		if !ok {
-			return Value{}, false
-		}
-		v.Hash = strings.ToUpper(strings.Trim(algo, "'"))
-		typ = v.Hash
-	}
-	canon, err := match.Canonical(typ, e.Value)
-	if err != nil {
-		return Value{}, false
-	}
-	v.Value = canon
-	return v, true
-}
-
 // addSighting records one sighting version; c.mu is held.
-func (c *Catalog) addSighting(o *hub.Object) {
-	var body struct {
-		Of            string `json:"sighting_of_ref"`
-		Count         *int   `json:"count"`
-		FalsePositive bool   `json:"x_cshub_false_positive"`
-	}
-	if json.Unmarshal(o.Body, &body) != nil || !strings.HasPrefix(body.Of, "indicator--") {
+func (c *Catalog) addSighting(r *record.Record) {
+	if r.Of == "" {
 		return
 	}
+	o := &r.Object
 	key := o.Workspace + "/" + o.ID
 	s := c.sights[key]
 	if s == nil {
 		s = &sightings{}
 		c.sights[key] = s
 	}
-	if !slices.Contains(c.sighted[body.Of], s) {
-		c.sighted[body.Of] = append(c.sighted[body.Of], s)
-	}
-	n := 1
-	if body.Count != nil {
-		n = max(*body.Count, 0)
+	if !slices.Contains(c.sighted[r.Of], s) {
+		c.sighted[r.Of] = append(c.sighted[r.Of], s)
 	}
 	if !c.all {
+		if !supersedes(s.versions, o.Modified, func(v *sightVersion) *stored { return &v.stored }) {
+			return
+		}
 		s.versions = s.versions[:0]
 	}
-	s.versions = append(s.versions, sightVersion{stored: stored{seq: o.Seq, obj: meta(o)}, of: body.Of, fp: body.FalsePositive, count: n})
+	s.versions = append(s.versions, sightVersion{stored: stored{seq: o.Seq, obj: *o}, of: r.Of, fp: r.FalsePositive, count: r.Count})
 	if c.all {
-		c.touched = append(c.touched, touch{o.Seq, body.Of})
+		c.touched = append(c.touched, touch{o.Seq, r.Of})
 	}
 }
 

@@ -26,18 +26,12 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"cshub/internal/export/record"
 	"cshub/internal/hub"
 )
 
 // Value is one enforceable value of an indicator.
-type Value struct {
-	Type  string // STIX type: ipv4-addr, ipv6-addr, domain-name, url, email-addr or file
-	Hash  string // for file: the hash algorithm as STIX names it ("SHA-256", "MD5", …)
-	Value string // canonical (see match.Canonical); an address block as CIDR
-}
-
-// CIDR reports whether v is an address block rather than a single address.
-func (v Value) CIDR() bool { return strings.Contains(v.Value, "/") }
+type Value = record.Value
 
 // Indicator is one indicator version as an export holds it: what the formats write and what
 // selection and ordering need. Sightings and FalsePositives count the sightings the exporting

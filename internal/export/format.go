@@ -83,7 +83,7 @@ func (f Format) Write(w io.Writer, inds []*Indicator, m Meta) error {
 }
 
 // group is the name a value's list goes under: its type, or file:ALGORITHM for hashes.
-func (v Value) group() string {
+func group(v Value) string {
 	if v.Type == "file" {
 		return "file:" + v.Hash
 	}
@@ -117,13 +117,13 @@ func writeText(w *bufio.Writer, inds []*Indicator, _ Meta) error {
 			groups = append(groups, g)
 		}
 	}
-	slices.SortFunc(groups, func(a, b Value) int { return strings.Compare(groupOrder(a.group()), groupOrder(b.group())) })
+	slices.SortFunc(groups, func(a, b Value) int { return strings.Compare(groupOrder(group(a)), groupOrder(group(b))) })
 	for i, g := range groups {
 		if len(groups) > 1 {
 			if i > 0 {
 				w.WriteByte('\n')
 			}
-			w.WriteString("# " + g.group() + "\n")
+			w.WriteString("# " + group(g) + "\n")
 		}
 		for _, v := range vals {
 			if v.Type == g.Type && v.Hash == g.Hash {

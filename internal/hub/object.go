@@ -3,6 +3,7 @@ package hub
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"time"
 )
 
@@ -24,6 +25,25 @@ type Object struct {
 	Revoked    bool      // STIX revoked
 	Body       []byte    // STIX JSON (plain in memory, sealed in a Store)
 	Tokens     [][]byte  // blind-index tokens (keyed hashes of values) for exact lookups
+	// Export is the sealed export record of an indicator or sighting (package export/record),
+	// written beside the version so that an export need not read the whole object; nil for
+	// other types, and on every version a Store returns.
+	Export []byte
+}
+
+// Exported reports whether versions of objects of type typ carry an export record
+// (Object.Export): indicators, which exports carry, and sightings, which select them.
+func Exported(typ string) bool { return slices.Contains(ExportedTypes(), typ) }
+
+// ExportedTypes returns the types Exported names.
+func ExportedTypes() []string { return []string{"indicator", "sighting"} }
+
+// ExportRecord is the sealed export record of one stored indicator or sighting version, as
+// ObjectStore.ExportRecords returns it and PutExportRecords stores it.
+type ExportRecord struct {
+	Seq       int64  // the version's Seq
+	Workspace string // the version's workspace, whose key sealed the record
+	Sealed    []byte
 }
 
 // Viewer is who is asking. Every read path takes one and filters by it, in the query itself, so

@@ -43,6 +43,24 @@ type ObjectStore interface {
 	// The store takes no access decision here: the caller has decided who may delete what (see
 	// package taxii) and announces the deletion with an EventDelete per version.
 	DeleteObjects(ctx context.Context, seqs []int64) (deleted int, err error)
+
+	// ExportRecords returns up to limit export records of versions with a Seq above after, in
+	// Seq order, and, read in the same snapshot, the Seq up to which versions may lack their
+	// record: an indicator or sighting version stored without Object.Export (by an older
+	// cshub, a restore, a test fixture) raises it, and every version above it has its record.
+	// A record goes with its version when the version is deleted. The store takes no access
+	// decision here: the records are the hub's (a System viewer's).
+	ExportRecords(ctx context.Context, after int64, limit int) (recs []ExportRecord, missing int64, err error)
+
+	// PutExportRecords stores, in one transaction, the records of versions that lack one (a
+	// record for a version that has one already, or that is no longer stored, is skipped),
+	// then, when filled is above 0 and the Seq ExportRecords reports as missing still is
+	// filled, sets it to 0: the caller has stored the records of every version up to filled.
+	PutExportRecords(ctx context.Context, recs []ExportRecord, filled int64) error
+
+	// ReplaceExportRecords is ReplaceBodies for export records: each update's Seq names the
+	// version whose record becomes New if it still is Old.
+	ReplaceExportRecords(ctx context.Context, updates []BodyUpdate) (replaced int, err error)
 }
 
 // BodyUpdate is one compare-and-swap of ObjectStore.ReplaceBodies: the body of the version

@@ -16,6 +16,7 @@ import (
 	"cshub/internal/access"
 	"cshub/internal/audit"
 	"cshub/internal/bus"
+	"cshub/internal/export/record"
 	"cshub/internal/hub"
 	"cshub/internal/seal"
 	"cshub/internal/stix"
@@ -396,6 +397,12 @@ func (p *plan) object(s *Service, raw json.RawMessage) (*hub.Object, Rejection) 
 			return nil, Rejection{ID: meta.ID, Reason: "blind index failed: " + hub.ErrorMessage(err)}
 		}
 		o.Tokens = toks
+	}
+	if hub.Exported(o.Type) {
+		o.Body = body
+		if o.Export, err = s.sealer.Encrypt(seal.ExportLocation(o.Workspace), record.Of(o).Marshal()); err != nil {
+			return nil, Rejection{ID: meta.ID, Reason: "sealing failed: " + hub.ErrorMessage(err)}
+		}
 	}
 	sealed, err := s.sealer.Encrypt(seal.ObjectLocation(o), body)
 	if err != nil {

@@ -49,7 +49,8 @@ type Summary struct {
 	Current   int64         // bodies that were under the newest term already
 	Rewrapped int64         // bodies re-sealed and swapped in
 	Changed   int64         // bodies re-sealed but not swapped: changed or deleted meanwhile
-	Failed    int64         // bodies that could not be opened (see the error Run returns)
+	Failed    int64         // bodies and export records that could not be opened (see the error Run returns)
+	Records   int64         // export records re-sealed and swapped in
 	Users     int           // users with a TOTP secret
 	TOTP      int           // TOTP secrets re-sealed
 	Elapsed   time.Duration // how long the run took
@@ -64,8 +65,8 @@ type Store interface {
 	UpdateUser(ctx context.Context, u *hub.User) error
 }
 
-// Run re-seals every stored object body and every user's TOTP secret that is under an older
-// term than the newest. It returns a summary also when it fails. Bodies that cannot be opened
+// Run re-seals every stored object body, export record and user's TOTP secret that is under
+// an older term than the newest. It returns a summary also when it fails. Bodies that cannot be opened
 // (their workspace's key was destroyed but its rows remain, or they were tampered with) are
 // counted in Summary.Failed and skipped, and Run then returns an error naming the first; any
 // store error ends the run at once. A run cut short leaves the store consistent: run it again.
@@ -75,6 +76,9 @@ func Run(ctx context.Context, st Store, b *seal.Barrier, opt Options) (*Summary,
 	defer func() { sum.Elapsed = time.Since(start) }()
 	ferr := &failures{}
 	if err := objects(ctx, st, b, opt, sum, ferr); err != nil {
+		return sum, err
+	}
+	if err := records(ctx, st, b, opt, sum, ferr); err != nil {
 		return sum, err
 	}
 	if err := totps(ctx, st, b, sum, ferr); err != nil {
@@ -146,22 +150,9 @@ func objects(ctx context.Context, st hub.ObjectStore, b *seal.Barrier, opt Optio
 		ups = ups[:0]
 		for _, o := range objs {
 			sum.Scanned++
-			if t, err := seal.Term(o.Body); err == nil && t >= term {
-				sum.Current++
-				continue
+			if nb, ok := reseal(b, term, seal.ObjectLocation(o), o.Body, &sum.Current, sum, ferr); ok {
+				ups = append(ups, hub.BodyUpdate{Seq: o.Seq, Old: o.Body, New: nb})
 			}
-			loc := seal.ObjectLocation(o)
-			nb, changed, err := b.Rewrap(loc, o.Body)
-			if err != nil {
-				sum.Failed++
-				ferr.add(loc, err)
-				continue
-			}
-			if !changed {
-				sum.Current++
-				continue
-			}
-			ups = append(ups, hub.BodyUpdate{Seq: o.Seq, Old: o.Body, New: nb})
 		}
 		if len(ups) > 0 {
 			n, err := st.ReplaceBodies(ctx, ups)
@@ -178,6 +169,63 @@ func objects(ctx context.Context, st hub.ObjectStore, b *seal.Barrier, opt Optio
 			return nil
 		}
 		after = objs[len(objs)-1].Seq
+	}
+}
+
+// reseal returns old sealed under term, and true, when it was sealed under an older one; a
+// value current already counts in current, one that does not open in sum.Failed.
+func reseal(b *seal.Barrier, term uint32, loc seal.Location, old []byte, current *int64, sum *Summary, ferr *failures) ([]byte, bool) {
+	if t, err := seal.Term(old); err == nil && t >= term {
+		*current++
+		return nil, false
+	}
+	nb, changed, err := b.Rewrap(loc, old)
+	if err != nil {
+		sum.Failed++
+		ferr.add(loc, err)
+		return nil, false
+	}
+	if !changed {
+		*current++
+	}
+	return nb, changed
+}
+
+// records re-seals the export records of indicator and sighting versions (package
+// export/record), as objects does their bodies. A version whose record is not written yet gets
+// it, under the newest term, when an export next fills it in.
+func records(ctx context.Context, st hub.ObjectStore, b *seal.Barrier, opt Options, sum *Summary, ferr *failures) error {
+	batch := opt.Batch
+	if batch <= 0 {
+		batch = DefaultBatch
+	}
+	var after int64
+	var current int64
+	ups := make([]hub.BodyUpdate, 0, batch)
+	for {
+		term, err := newest(b)
+		if err != nil {
+			return err
+		}
+		recs, _, err := st.ExportRecords(ctx, after, batch)
+		if err != nil {
+			return err
+		}
+		ups = ups[:0]
+		for _, r := range recs {
+			if nb, ok := reseal(b, term, seal.ExportLocation(r.Workspace), r.Sealed, &current, sum, ferr); ok {
+				ups = append(ups, hub.BodyUpdate{Seq: r.Seq, Old: r.Sealed, New: nb})
+			}
+		}
+		n, err := st.ReplaceExportRecords(ctx, ups)
+		if err != nil {
+			return err
+		}
+		sum.Records += int64(n)
+		if len(recs) < batch {
+			return nil
+		}
+		after = recs[len(recs)-1].Seq
 	}
 }
 

@@ -342,3 +342,58 @@ func TestRunOnline(t *testing.T) {
 	}
 	h.readAll(t)
 }
+
+// TestRunResealsExportRecords: the export records kb writes beside indicators move to the
+// newest term with the bodies, and still open where kb reads them.
+func TestRunResealsExportRecords(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { testRunResealsExportRecords(t, newHubIn(t, openSQLite(t))) })
+	t.Run("postgres", func(t *testing.T) { testRunResealsExportRecords(t, newHubIn(t, openPG(t))) })
+}
+
+func testRunResealsExportRecords(t *testing.T, h *hubFixture) {
+	ctx := context.Background()
+	const n = 30
+	var bundle strings.Builder
+	bundle.WriteString(`{"type":"bundle","id":"bundle--00000000-0000-4000-8000-000000000001","objects":[`)
+	for i := range n {
+		if i > 0 {
+			bundle.WriteByte(',')
+		}
+		fmt.Fprintf(&bundle, `{"type":"indicator","spec_version":"2.1","id":"indicator--10000000-0000-4000-8000-%012d",
+			"created":"2025-01-01T00:00:00.000Z","modified":"2025-01-01T00:00:00.000Z","pattern_type":"stix",
+			"valid_from":"2025-01-01T00:00:00Z","pattern":"[ipv4-addr:value = '198.51.100.%d']"}`, i, i)
+	}
+	bundle.WriteString(`]}`)
+	if _, err := h.kb.Ingest(ctx, kb.Submission{Org: "fr", Workspace: "alpha"}, strings.NewReader(bundle.String())); err != nil {
+		t.Fatal(err)
+	}
+	terms := func() map[uint32]int {
+		t.Helper()
+		recs, _, err := h.st.ExportRecords(ctx, 0, 1000)
+		must(t, err)
+		out := map[uint32]int{}
+		for _, r := range recs {
+			term, err := seal.Term(r.Sealed)
+			must(t, err)
+			out[term]++
+		}
+		return out
+	}
+	if got := fmt.Sprint(terms()); got != fmt.Sprintf("map[1:%d]", n) {
+		t.Fatalf("records before = %s, want all %d under term 1", got, n)
+	}
+	if _, err := h.b.Rotate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := rewrap.Run(ctx, h.st, h.b, rewrap.Options{Batch: 7})
+	if err != nil || sum.Records != n {
+		t.Fatalf("Run: %d records re-sealed, %v; want %d", sum.Records, err, n)
+	}
+	if got := fmt.Sprint(terms()); got != fmt.Sprintf("map[2:%d]", n) {
+		t.Errorf("records after = %s, want all %d under term 2", got, n)
+	}
+	recs, err := h.kb.ExportRecords(ctx, 0, 1000)
+	if err != nil || len(recs) != n {
+		t.Fatalf("reading through kb: %d records, %v; want %d", len(recs), err, n)
+	}
+}

@@ -14,6 +14,15 @@ func ObjectLocation(o *hub.Object) Location {
 	return Location{Workspace: o.Workspace, Kind: "object", ID: o.ID, Version: o.Modified.UTC().Format(time.RFC3339Nano)}
 }
 
+// ExportLocation is where the export records of workspace ws are sealed (package
+// export/record). Unlike a body, a record is sealed before its version has a Seq and is
+// read without its object's row, so the location names no row: the record carries its
+// object's id and version itself, under the seal, and a record moved to another row of the
+// same workspace still says which version it is.
+func ExportLocation(ws string) Location {
+	return Location{Workspace: ws, Kind: "export-record"}
+}
+
 // TOTPLocation is where a user's TOTP secret is sealed, under the hub's own key.
 func TOTPLocation(userID int64) Location {
 	return Location{Workspace: hubKey, Kind: "totp", ID: strconv.FormatInt(userID, 10), Version: "1"}

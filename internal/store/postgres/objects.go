@@ -226,7 +226,8 @@ func copyInsert(ctx context.Context, tx pgx.Tx, rows []row, added time.Time, ins
 	return collectSeqs(rs, inserted)
 }
 
-// copyExtras copies the recipients and tokens of the inserted rows, each once per object.
+// copyExtras copies the recipients and tokens of the inserted rows, each once per object, and
+// their export records.
 func copyExtras(ctx context.Context, tx pgx.Tx, rows []row, inserted map[int64]bool) error {
 	var recips, toks [][]any
 	for _, r := range rows {
@@ -258,7 +259,7 @@ func copyExtras(ctx context.Context, tx pgx.Tx, rows []row, inserted map[int64]b
 			return mapErr(err, "copy object tokens")
 		}
 	}
-	return nil
+	return copyRecords(ctx, tx, rows, inserted)
 }
 
 // RawCopy copies objs into the same tables with one plain COPY, without PutObjects' duplicate
@@ -479,6 +480,16 @@ func (db *DB) objects(ctx context.Context, q *query) ([]*hub.Object, error) {
 // that another transaction changed while this one waited for it, so the comparison holds
 // against the newest committed body.
 func (db *DB) ReplaceBodies(ctx context.Context, updates []hub.BodyUpdate) (int, error) {
+	return db.replace(ctx, `
+		UPDATE objects o SET body = u.new
+		FROM unnest($1::bigint[], $2::bytea[], $3::bytea[]) AS u(seq, old, new)
+		WHERE o.seq = u.seq AND o.body = u.old`, updates)
+}
+
+// replace runs update, which sets a sealed value to u.new where the row's seq is u.seq and the
+// value u.old for the rows u of unnest($1 seqs, $2 olds, $3 news), and returns how many rows it
+// changed.
+func (db *DB) replace(ctx context.Context, update string, updates []hub.BodyUpdate) (int, error) {
 	if len(updates) == 0 {
 		return 0, nil
 	}
@@ -488,10 +499,7 @@ func (db *DB) ReplaceBodies(ctx context.Context, updates []hub.BodyUpdate) (int,
 	for i, u := range updates {
 		seqs[i], olds[i], news[i] = u.Seq, nonNil(u.Old), nonNil(u.New)
 	}
-	tag, err := db.pool.Exec(ctx, `
-		UPDATE objects o SET body = u.new
-		FROM unnest($1::bigint[], $2::bytea[], $3::bytea[]) AS u(seq, old, new)
-		WHERE o.seq = u.seq AND o.body = u.old`, seqs, olds, news)
+	tag, err := db.pool.Exec(ctx, update, seqs, olds, news)
 	if err != nil {
 		return 0, mapErr(err, "replace bodies")
 	}

@@ -243,7 +243,7 @@ func insertSQL(n int, dedup bool) string {
 	return b.String()
 }
 
-// insertExtras writes the recipients and tokens of the inserted rows.
+// insertExtras writes the recipients, tokens and export records of the inserted rows.
 func insertExtras(ctx context.Context, tx *sql.Tx, rows []row, inserted map[int64]bool) error {
 	var recips, toks []any
 	for _, r := range rows {
@@ -260,7 +260,10 @@ func insertExtras(ctx context.Context, tx *sql.Tx, rows []row, inserted map[int6
 	if err := insertPairs(ctx, tx, "INSERT OR IGNORE INTO object_recipients (seq, org) VALUES ", recips); err != nil {
 		return err
 	}
-	return insertPairs(ctx, tx, "INSERT OR IGNORE INTO object_tokens (token, seq) VALUES ", toks)
+	if err := insertPairs(ctx, tx, "INSERT OR IGNORE INTO object_tokens (token, seq) VALUES ", toks); err != nil {
+		return err
+	}
+	return insertRecords(ctx, tx, rows, inserted)
 }
 
 // insertPairs runs prefix followed by as many (?, ?) as args holds pairs, in chunks.
@@ -571,12 +574,18 @@ func scanPairs(ctx context.Context, tx *sql.Tx, stmt string, args []any, fn func
 // hub.ObjectStore. The writer connection serializes it with every other write, and each UPDATE
 // compares the stored body, so a row changed or deleted before the transaction is skipped.
 func (db *DB) ReplaceBodies(ctx context.Context, updates []hub.BodyUpdate) (int, error) {
+	return db.replace(ctx, `UPDATE objects SET body = ? WHERE seq = ? AND body = ?`, updates)
+}
+
+// replace runs update, which sets a sealed value to ?1 where the row's seq is ?2 and the value
+// ?3, for each of updates in one transaction, and returns how many rows it changed.
+func (db *DB) replace(ctx context.Context, update string, updates []hub.BodyUpdate) (int, error) {
 	if len(updates) == 0 {
 		return 0, nil
 	}
 	replaced := 0
 	err := db.write(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `UPDATE objects SET body = ? WHERE seq = ? AND body = ?`)
+		stmt, err := tx.PrepareContext(ctx, update)
 		if err != nil {
 			return mapErr(err, "prepare body update")
 		}

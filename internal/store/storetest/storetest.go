@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) hub.Store) {
 		{"ReplaceBodiesConcurrent", testReplaceBodiesConcurrent},
 		{"DeleteObjects", testDeleteObjects},
 		{"DeleteObjectsConcurrent", testDeleteObjectsConcurrent},
+		{"ExportRecords", testExportRecords},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })

@@ -1,0 +1,97 @@
+package kb
+
+import (
+	"context"
+	"runtime"
+	"sync"
+
+	"cshub/internal/export/record"
+	"cshub/internal/hub"
+	"cshub/internal/seal"
+)
+
+// ExportRecords returns the export records (package export/record) of up to limit indicator
+// and sighting versions stored after Seq after, opened, in Seq order, as the hub sees them:
+// the caller filters them by package access. Versions stored without their record (before
+// records existed, restored from a backup, stored around the Service) get it first, from their
+// objects, once.
+func (s *Service) ExportRecords(ctx context.Context, after int64, limit int) ([]*record.Record, error) {
+	for {
+		recs, missing, err := s.store.ExportRecords(ctx, after, limit)
+		if err != nil {
+			return nil, err
+		}
+		if missing <= after {
+			return s.openRecords(recs)
+		}
+		if err := s.backfill(ctx, missing); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// openRecords opens and decodes recs on every core: it is most of what reading them costs.
+func (s *Service) openRecords(recs []hub.ExportRecord) ([]*record.Record, error) {
+	out := make([]*record.Record, len(recs))
+	workers := min(runtime.GOMAXPROCS(0), max(len(recs)/64, 1))
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(recs); i += workers {
+				r := &recs[i]
+				plain, err := s.sealer.Decrypt(seal.ExportLocation(r.Workspace), r.Sealed)
+				if err == nil {
+					out[i], err = record.Unmarshal(r.Seq, r.Workspace, plain)
+				}
+				if err != nil {
+					errs[w] = err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// backfillPage is how many versions a backfill reads and writes at once.
+const backfillPage = 1000
+
+// backfill writes the export records of the versions stored up to Seq upto that lack one, from
+// their objects, and then clears the mark that said they might.
+func (s *Service) backfill(ctx context.Context, upto int64) error {
+	f := hub.Filter{Viewer: hub.Viewer{System: true}, Types: hub.ExportedTypes(), AllVersions: true, NoTokens: true, Limit: backfillPage}
+	for {
+		objs, err := s.List(ctx, f)
+		if err != nil {
+			return err
+		}
+		recs := make([]hub.ExportRecord, 0, len(objs))
+		done := len(objs) < f.Limit
+		for _, o := range objs {
+			if o.Seq > upto {
+				done = true
+				break
+			}
+			sealed, err := s.sealer.Encrypt(seal.ExportLocation(o.Workspace), record.Of(o).Marshal())
+			if err != nil {
+				return err
+			}
+			recs = append(recs, hub.ExportRecord{Seq: o.Seq, Workspace: o.Workspace, Sealed: sealed})
+		}
+		filled := int64(0)
+		if done {
+			filled = upto
+		}
+		if err := s.store.PutExportRecords(ctx, recs, filled); err != nil || done {
+			return err
+		}
+		f.AfterSeq = objs[len(objs)-1].Seq
+	}
+}
