@@ -75,11 +75,14 @@ func TestExportCold(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 4 || rows[0].Value <= 0 || rows[0].Base <= 0 || rows[2].Base <= 0 || !strings.Contains(rows[0].Name, "400 stored indicators") {
-		t.Fatalf("rows = %+v; want the export beside the scans of objects and of records", rows)
+	if len(rows) != 5 || rows[0].Value <= 0 || rows[0].Base <= 0 || rows[2].Base <= 0 || !strings.Contains(rows[0].Name, "400 stored indicators") {
+		t.Fatalf("rows = %+v; want the export beside the scans of objects and of records, and the warm export", rows)
 	}
-	if rows, _, err := ExportCold(ctx, src, "stix"); err != nil || len(rows) != 2 {
-		t.Fatalf("stix: %d rows, %v; want the export beside the scan of objects, which it reads", len(rows), err)
+	if warm := rows[4]; warm.Value <= 0 || warm.Base <= 0 || !strings.Contains(warm.Name, fmt.Sprintf("export %d indicators from a running hub's catalog", n)) {
+		t.Fatalf("warm row = %+v; want the export of the same %d indicators from the loaded catalog beside writing them", warm, n)
+	}
+	if rows, _, err := ExportCold(ctx, src, "stix"); err != nil || len(rows) != 3 {
+		t.Fatalf("stix: %d rows, %v; want the export beside the scan of objects, which it reads, and the warm export", len(rows), err)
 	}
 	if n < 200 || n >= 400 {
 		t.Errorf("exported %d of 400 indicators; want those peer may take away, without AMBER+STRICT", n)
@@ -114,7 +117,7 @@ func TestExportColdPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 4 || !strings.Contains(rows[0].Name, "300 stored indicators cold (PostgreSQL") {
+	if len(rows) != 5 || !strings.Contains(rows[0].Name, "300 stored indicators cold (PostgreSQL") {
 		t.Fatalf("rows = %+v", rows)
 	}
 	if exported < n/2 || exported >= n {
