@@ -126,6 +126,9 @@ func (db *DB) PutObjects(ctx context.Context, objs []*hub.Object, opt hub.PutOpt
 		if at, err = stampAdded(ctx, tx, at); err != nil {
 			return err
 		}
+		if rows, err = admitted(ctx, tx, opt, objs, rows); err != nil || len(rows) == 0 {
+			return err
+		}
 		for i := range rows {
 			rows[i].seq = last + int64(i) + 1
 		}
@@ -157,6 +160,37 @@ func (db *DB) PutObjects(ctx context.Context, objs []*hub.Object, opt hub.PutOpt
 	}
 	db.analyzeAfterLoad(ctx, len(inserted))
 	return len(inserted), nil
+}
+
+// admitted returns rows, or the rows of the objects opt.Admit lets in when it refuses any.
+func admitted(ctx context.Context, tx pgx.Tx, opt hub.PutOptions, objs []*hub.Object, rows []row) ([]row, error) {
+	kept, err := opt.Admitted(objs, func(ids []string) (map[[2]string]*hub.Object, error) { return latestStored(ctx, tx, ids) })
+	if err != nil || len(kept) == len(objs) {
+		return rows, err
+	}
+	return prepare(kept)
+}
+
+// latestStored returns the latest stored version of each object with one of ids,
+// with its metadata only, keyed as PutOptions.Admitted wants.
+func latestStored(ctx context.Context, tx pgx.Tx, ids []string) (map[[2]string]*hub.Object, error) {
+	rs, err := tx.Query(ctx, `SELECT id, workspace, author, tlp, created, modified, added, revoked FROM objects WHERE latest AND id = ANY($1)`, ids)
+	if err != nil {
+		return nil, mapErr(err, "read latest versions")
+	}
+	defer rs.Close()
+	latest := map[[2]string]*hub.Object{}
+	for rs.Next() {
+		o := &hub.Object{}
+		var tlp int16
+		if err := rs.Scan(&o.ID, &o.Workspace, &o.Author, &tlp, &o.Created, &o.Modified, &o.Added, &o.Revoked); err != nil {
+			return nil, mapErr(err, "read latest versions")
+		}
+		o.TLP = hub.TLP(tlp)
+		o.Created, o.Modified, o.Added = o.Created.UTC(), o.Modified.UTC(), o.Added.UTC()
+		latest[[2]string{o.Workspace, o.ID}] = o
+	}
+	return latest, mapErr(rs.Err(), "read latest versions")
 }
 
 // fixLatestSQL settles latest after a batch whose first seq is $1 + 1; see package sqlite.

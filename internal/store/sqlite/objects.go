@@ -113,6 +113,9 @@ func (db *DB) PutObjects(ctx context.Context, objs []*hub.Object, opt hub.PutOpt
 			added = newest.Int64 + 1
 			at = time.Unix(0, added).UTC()
 		}
+		if rows, err = admitted(ctx, tx, opt, objs, rows); err != nil || len(rows) == 0 {
+			return err
+		}
 		for i := range rows {
 			rows[i].seq = last + int64(i) + 1
 		}
@@ -141,6 +144,50 @@ func (db *DB) PutObjects(ctx context.Context, objs []*hub.Object, opt hub.PutOpt
 		}
 	}
 	return len(inserted), nil
+}
+
+// admitted returns rows, or the rows of the objects opt.Admit lets in when it refuses any.
+func admitted(ctx context.Context, tx *sql.Tx, opt hub.PutOptions, objs []*hub.Object, rows []row) ([]row, error) {
+	kept, err := opt.Admitted(objs, func(ids []string) (map[[2]string]*hub.Object, error) { return latestStored(ctx, tx, ids) })
+	if err != nil || len(kept) == len(objs) {
+		return rows, err
+	}
+	return prepare(kept)
+}
+
+// latestStored returns the latest stored version of each object with one of ids,
+// with its metadata only, keyed as PutOptions.Admitted wants. The ids lead the version key's
+// index, so each is one index probe.
+func latestStored(ctx context.Context, tx *sql.Tx, ids []string) (map[[2]string]*hub.Object, error) {
+	latest := map[[2]string]*hub.Object{}
+	for start := 0; start < len(ids); start += deleteChunk {
+		q := &query{}
+		q.sql("SELECT o.id, o.workspace, o.author, o.tlp, o.created, o.modified, o.added, o.revoked FROM objects o WHERE o.latest = 1 AND o.id").
+			in(ids[start:min(start+deleteChunk, len(ids))])
+		rows, err := tx.QueryContext(ctx, q.b.String(), q.args...)
+		if err != nil {
+			return nil, mapErr(err, "read latest versions")
+		}
+		for rows.Next() {
+			o := &hub.Object{}
+			var tlp int
+			var created, modified, added int64
+			if err := rows.Scan(&o.ID, &o.Workspace, &o.Author, &tlp, &created, &modified, &added, &o.Revoked); err != nil {
+				rows.Close()
+				return nil, mapErr(err, "read latest versions")
+			}
+			o.TLP = hub.TLP(tlp)
+			o.Created, o.Modified, o.Added = fromNanos(created), fromNanos(modified), fromNanos(added)
+			latest[[2]string{o.Workspace, o.ID}] = o
+		}
+		if err := rows.Close(); err != nil {
+			return nil, mapErr(err, "read latest versions")
+		}
+		if err := rows.Err(); err != nil {
+			return nil, mapErr(err, "read latest versions")
+		}
+	}
+	return latest, nil
 }
 
 // fixLatestSQL settles latest after a batch whose first seq is ?1 + 1. Before the batch each
