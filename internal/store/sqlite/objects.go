@@ -304,26 +304,27 @@ func insertExtras(ctx context.Context, tx *sql.Tx, rows []row, inserted map[int6
 			toks = append(toks, t, r.seq)
 		}
 	}
-	if err := insertPairs(ctx, tx, "INSERT OR IGNORE INTO object_recipients (seq, org) VALUES ", recips); err != nil {
+	if err := insertPairs(ctx, tx, "INSERT OR IGNORE INTO object_recipients (seq, org) VALUES (?, ?)", recips); err != nil {
 		return err
 	}
-	return insertPairs(ctx, tx, "INSERT OR IGNORE INTO object_tokens (token, seq) VALUES ", toks)
+	return insertPairs(ctx, tx, "INSERT OR IGNORE INTO object_tokens (token, seq) VALUES (?, ?)", toks)
 }
 
-// insertPairs runs prefix followed by as many (?, ?) as args holds pairs, in chunks.
-func insertPairs(ctx context.Context, tx *sql.Tx, prefix string, args []any) error {
-	const chunk = 1000 // pairs
-	for start := 0; start < len(args); start += 2 * chunk {
-		part := args[start:min(start+2*chunk, len(args))]
-		var b strings.Builder
-		b.WriteString(prefix)
-		for i := 0; i < len(part); i += 2 {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString("(?,?)")
-		}
-		if _, err := tx.ExecContext(ctx, b.String(), part...); err != nil {
+// insertPairs runs stmt, an INSERT of one (?, ?) row, once per pair of args. One row per
+// statement rather than many: a statement that writes several rows into a table with a foreign
+// key keeps a journal of every page it touches, to undo itself should a later row fail, and
+// blind-index tokens land on a different page each.
+func insertPairs(ctx context.Context, tx *sql.Tx, stmt string, args []any) error {
+	if len(args) == 0 {
+		return nil
+	}
+	st, err := tx.PrepareContext(ctx, stmt)
+	if err != nil {
+		return mapErr(err, "prepare insert of object recipients or tokens")
+	}
+	defer st.Close()
+	for i := 0; i < len(args); i += 2 {
+		if _, err := st.ExecContext(ctx, args[i], args[i+1]); err != nil {
 			return mapErr(err, "insert object recipients or tokens")
 		}
 	}
