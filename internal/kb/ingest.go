@@ -245,14 +245,14 @@ func (s *Service) commit(ctx context.Context, objs []*hub.Object, sum *Summary) 
 		return nil
 	}
 	var rejects []Rejection
-	admit := func(o, latest *hub.Object) bool {
+	keep := func(o, latest *hub.Object) bool {
 		rej, ok := admit(o, latest)
 		if !ok {
 			rejects = append(rejects, rej)
 		}
 		return ok
 	}
-	added, err := s.store.PutObjects(ctx, objs, hub.PutOptions{Now: s.now(), Admit: admit})
+	added, err := s.store.PutObjects(ctx, objs, hub.PutOptions{Now: s.now(), Admit: keep})
 	if err != nil {
 		return err
 	}
