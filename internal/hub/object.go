@@ -64,10 +64,11 @@ type PutOptions struct {
 
 // Admitted returns the objects of objs that opt.Admit lets in. latest returns the latest stored
 // version of each (Workspace, ID) with one of the given ids, keyed by [2]string{Workspace, ID};
-// it is called once, and only when Admit is set.
-func (opt PutOptions) Admitted(objs []*Object, latest func(ids []string) (map[[2]string]*Object, error)) ([]*Object, error) {
+// it is called once, and only when Admit is set. fresh reports that it was called and found
+// none: no object of objs has a stored version, so none of theirs is the latest to replace.
+func (opt PutOptions) Admitted(objs []*Object, latest func(ids []string) (map[[2]string]*Object, error)) (kept []*Object, fresh bool, err error) {
 	if opt.Admit == nil {
-		return objs, nil
+		return objs, false, nil
 	}
 	ids := make([]string, 0, len(objs))
 	for _, o := range objs {
@@ -76,16 +77,16 @@ func (opt PutOptions) Admitted(objs []*Object, latest func(ids []string) (map[[2
 	slices.Sort(ids)
 	stored, err := latest(slices.Compact(ids))
 	if err != nil || len(stored) == 0 {
-		return objs, err
+		return objs, err == nil, err
 	}
-	kept := make([]*Object, 0, len(objs))
+	kept = make([]*Object, 0, len(objs))
 	for _, o := range objs {
 		if old, ok := stored[[2]string{o.Workspace, o.ID}]; ok && !opt.Admit(o, old) {
 			continue
 		}
 		kept = append(kept, o)
 	}
-	return kept, nil
+	return kept, false, nil
 }
 
 // anonymousMark is the custom property with which a member contributes an object (a sighting,

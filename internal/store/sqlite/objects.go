@@ -113,7 +113,8 @@ func (db *DB) PutObjects(ctx context.Context, objs []*hub.Object, opt hub.PutOpt
 			added = newest.Int64 + 1
 			at = time.Unix(0, added).UTC()
 		}
-		if rows, err = admitted(ctx, tx, opt, objs, rows); err != nil || len(rows) == 0 {
+		var fresh bool // no version of the batch's objects is stored: no latest flag to move
+		if rows, fresh, err = admitted(ctx, tx, opt, objs, rows); err != nil || len(rows) == 0 {
 			return err
 		}
 		for i := range rows {
@@ -128,8 +129,10 @@ func (db *DB) PutObjects(ctx context.Context, objs []*hub.Object, opt hub.PutOpt
 		if err := insertExtras(ctx, tx, rows, inserted); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, fixLatestSQL, last); err != nil {
-			return mapErr(err, "update latest versions")
+		if !fresh {
+			if _, err := tx.ExecContext(ctx, fixLatestSQL, last); err != nil {
+				return mapErr(err, "update latest versions")
+			}
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE object_seq SET last = ? WHERE id = 1`, last+int64(len(rows)))
 		return mapErr(err, "update object seq")
@@ -146,13 +149,15 @@ func (db *DB) PutObjects(ctx context.Context, objs []*hub.Object, opt hub.PutOpt
 	return len(inserted), nil
 }
 
-// admitted returns rows, or the rows of the objects opt.Admit lets in when it refuses any.
-func admitted(ctx context.Context, tx *sql.Tx, opt hub.PutOptions, objs []*hub.Object, rows []row) ([]row, error) {
-	kept, err := opt.Admitted(objs, func(ids []string) (map[[2]string]*hub.Object, error) { return latestStored(ctx, tx, ids) })
+// admitted returns rows, or the rows of the objects opt.Admit lets in when it refuses any, and
+// whether none of objs has a stored version (see PutOptions.Admitted).
+func admitted(ctx context.Context, tx *sql.Tx, opt hub.PutOptions, objs []*hub.Object, rows []row) ([]row, bool, error) {
+	kept, fresh, err := opt.Admitted(objs, func(ids []string) (map[[2]string]*hub.Object, error) { return latestStored(ctx, tx, ids) })
 	if err != nil || len(kept) == len(objs) {
-		return rows, err
+		return rows, fresh, err
 	}
-	return prepare(kept)
+	rows, err = prepare(kept)
+	return rows, fresh, err
 }
 
 // latestStored returns the latest stored version of each object with one of ids,

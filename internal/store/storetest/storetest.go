@@ -256,6 +256,22 @@ func testPutAdmit(t *testing.T, s hub.Store) {
 	if !got.Modified.Equal(ms(3)) || got.Workspace != "w2" {
 		t.Errorf("newest version across workspaces = %s@%v, want w2@%v", got.Workspace, got.Modified, ms(3))
 	}
+
+	// A batch of objects none of which is stored yet, then a newer version of one of them: the
+	// newer one alone is the latest.
+	a, b := newID("indicator"), newID("indicator")
+	pass := func(o, latest *hub.Object) bool { return true }
+	for _, batch := range [][]*hub.Object{
+		{obj("w1", a, ms(0), hub.TLPGreen, "a"), obj("w1", b, ms(0), hub.TLPGreen, "a"), obj("w1", a, ms(1), hub.TLPGreen, "a")},
+		{obj("w1", a, ms(2), hub.TLPGreen, "a")},
+	} {
+		_, err := s.PutObjects(ctx, batch, hub.PutOptions{Admit: pass})
+		must(t, err)
+	}
+	latest := list(t, s, hub.Filter{Viewer: system, IDs: []string{a, b}})
+	if len(latest) != 2 || latest[0].ID != b || latest[1].ID != a || !latest[1].Modified.Equal(ms(2)) {
+		t.Errorf("latest versions = %+v, want %s then %s@%v", latest, b, a, ms(2))
+	}
 }
 
 func testPutInvalid(t *testing.T, s hub.Store) {
