@@ -16,7 +16,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	correlate := fs.Int("correlate", 1_000_000, "correlate a new 10,000-value event against a store of `N` values, and recorrelate them all (0: skip)")
 	match := fs.Int("match", 20_000, "measure POST /api/v1/match over loopback against a hub of `N` synthetic indicators (0: skip)")
 	restart := fs.Int("restart", 0, "also time a replica's restart holding `N` indicators: from its snapshots and 1,000 events, beside a full rebuild")
-	federation := fs.Int("federation", 0, "also page over TAXII through, and sync between two local hubs, `N` synthetic indicators (SQLite)")
+	federation := fs.Int("federation", 0, "also page over TAXII through, and sync between two local hubs, `N` synthetic indicators (SQLite, and PostgreSQL with --store)")
 	exportN := fs.Int("export", 0, "also store `N` synthetic indicators in SQLite and export them cold, as `cshub export` does")
 	if _, err := parse(fs, args); err != nil {
 		return err

@@ -27,6 +27,7 @@ import (
 // FederationFigures are the measurements of one Federation run.
 type FederationFigures struct {
 	Objects int
+	Store   string // "SQLite" or "PostgreSQL"
 
 	FileIngest time.Duration // ingesting the bundle file into the serving hub
 	Sync       time.Duration // the receiving hub's initial sync of all of it
@@ -44,13 +45,17 @@ type FederationFigures struct {
 // Rows returns the figures as report rows, each beside its baseline.
 func (f *FederationFigures) Rows() []Row {
 	n := float64(f.Objects)
-	size := fmt.Sprintf("%d objects, SQLite", f.Objects)
+	size := fmt.Sprintf("%d objects, %s", f.Objects, f.Store)
 	var cpu []Row
+	hubs := "both hubs"
+	if f.Store == "PostgreSQL" {
+		hubs = "both hubs, not the PostgreSQL server" // a process of its own, not counted
+	}
 	if f.SyncCPU > 0 {
 		cpu = []Row{
 			{Name: "TAXII paging per CPU-second (" + size + ")", Value: n / f.TAXIIPagingCPU.Seconds(), Unit: "objects/cpu-s",
 				Baseline: "kb.List of the same pages", Base: n / f.StorePagingCPU.Seconds()},
-			{Name: "hub-to-hub initial sync per CPU-second, both hubs (" + size + ")", Value: n / f.SyncCPU.Seconds(), Unit: "objects/cpu-s",
+			{Name: "hub-to-hub initial sync per CPU-second, " + hubs + " (" + size + ")", Value: n / f.SyncCPU.Seconds(), Unit: "objects/cpu-s",
 				Baseline: "ingest of the same objects from a file", Base: n / f.FileIngestCPU.Seconds()},
 		}
 	}
@@ -76,13 +81,15 @@ func p99(ds []time.Duration) time.Duration {
 	return s[min(len(s)-1, len(s)*99/100)]
 }
 
-// Federation measures TAXII paging and hub-to-hub sync on n synthetic indicators in SQLite
-// hubs under dir: hub A ingests them from a bundle file (the baseline of the sync) and serves
+// Federation measures TAXII paging and hub-to-hub sync on n synthetic indicators in two SQLite
+// hubs under dir, or, when postgres is set, in two PostgreSQL hubs, each in a schema of its own
+// in the database at that URL, dropped after (see openSchema); the bundle file goes under dir
+// either way. Hub A ingests them from a bundle file (the baseline of the sync) and serves
 // its federation API root on a loopback port; one pass pages through the collection as hub B's
 // peer account would (its baseline: the same pages read through kb.List), then hub B, empty,
 // syncs all of it with package federation. The indicators are marked TLP:CLEAR or GREEN, which
 // is what a community workspace offers a peer hub.
-func Federation(ctx context.Context, dir string, n int) (*FederationFigures, error) {
+func Federation(ctx context.Context, dir, postgres string, n int) (*FederationFigures, error) {
 	bundle := SyntheticIndicators(n, 1)
 	for _, m := range []string{stix.TLP2Amber, stix.TLP2AmberStrict} {
 		bundle = bytes.ReplaceAll(bundle, []byte(m), []byte(stix.TLP2Green))
@@ -92,9 +99,26 @@ func Federation(ctx context.Context, dir string, n int) (*FederationFigures, err
 		return nil, err
 	}
 	bundle = nil // only the file is used from here on
-	fig := &FederationFigures{Objects: n}
+	fig := &FederationFigures{Objects: n, Store: "SQLite"}
+	open := func(name string) (hub.Store, func(), error) {
+		st, err := sqlite.Open(filepath.Join(dir, name+".db"))
+		if err != nil {
+			return nil, nil, err
+		}
+		return st, func() { st.Close() }, nil
+	}
+	if postgres != "" {
+		fig.Store = "PostgreSQL"
+		open = func(string) (hub.Store, func(), error) {
+			s, err := openSchema(ctx, postgres)
+			if err != nil {
+				return nil, nil, err
+			}
+			return s.db, s.drop, nil
+		}
+	}
 
-	a, err := newLoopHub(ctx, filepath.Join(dir, "federation-a.db"))
+	a, err := newLoopHub(ctx, open, "federation-a")
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +154,7 @@ func Federation(ctx context.Context, dir string, n int) (*FederationFigures, err
 		return nil, err
 	}
 
-	b, err := newLoopHub(ctx, filepath.Join(dir, "federation-b.db"))
+	b, err := newLoopHub(ctx, open, "federation-b")
 	if err != nil {
 		return nil, err
 	}
@@ -227,48 +251,48 @@ func (f *FederationFigures) pageStore(ctx context.Context, k *kb.Service) error 
 	return nil
 }
 
-// loopHub is a SQLite hub with a sealed store, enough to ingest, serve TAXII and sync.
+// loopHub is a hub with a sealed store, enough to ingest, serve TAXII and sync.
 type loopHub struct {
-	store   *sqlite.DB
+	store   hub.Store
+	close   func() // closes the store (and drops its schema)
 	barrier *seal.Barrier
 	auth    *auth.Authenticator
 	members *members.Service
 	kb      *kb.Service
 }
 
-func newLoopHub(ctx context.Context, path string) (*loopHub, error) {
-	st, err := sqlite.Open(path)
+// newLoopHub opens a store with open, naming it name, and sets a hub up in it.
+func newLoopHub(ctx context.Context, open func(name string) (hub.Store, func(), error), name string) (*loopHub, error) {
+	st, closeStore, err := open(name)
 	if err != nil {
 		return nil, err
 	}
-	h := &loopHub{store: st, barrier: seal.New(st)}
-	root, err := seal.NewRootKey()
-	if err != nil {
-		st.Close()
-		return nil, err
-	}
-	if err := h.barrier.Initialize(ctx, root); err != nil {
-		st.Close()
-		return nil, err
-	}
-	if h.auth, err = auth.New(auth.Config{Directory: st, Open: members.TOTPOpener(h.barrier)}); err != nil {
-		st.Close()
-		return nil, err
-	}
-	h.members = members.New(st, h.barrier, h.auth, nil)
-	h.kb = kb.New(kb.Config{Store: st, Sealer: h.barrier})
-	if err := h.members.CreateOrg(ctx, &hub.Org{Code: "bench", Name: "Bench", Country: "BE", Kind: hub.OrgMember, Active: true}); err != nil {
-		st.Close()
-		return nil, err
-	}
-	if err := h.members.CreateWorkspace(ctx, &hub.Workspace{Slug: "bench", Kind: hub.WorkspaceCommunity, DefaultTLP: hub.TLPGreen, Members: []string{"bench"}}); err != nil {
-		st.Close()
+	h := &loopHub{store: st, close: closeStore, barrier: seal.New(st)}
+	if err := h.setup(ctx); err != nil {
+		closeStore()
 		return nil, err
 	}
 	return h, nil
 }
 
-func (h *loopHub) close() { h.store.Close() }
+func (h *loopHub) setup(ctx context.Context) error {
+	root, err := seal.NewRootKey()
+	if err != nil {
+		return err
+	}
+	if err := h.barrier.Initialize(ctx, root); err != nil {
+		return err
+	}
+	if h.auth, err = auth.New(auth.Config{Directory: h.store, Open: members.TOTPOpener(h.barrier)}); err != nil {
+		return err
+	}
+	h.members = members.New(h.store, h.barrier, h.auth, nil)
+	h.kb = kb.New(kb.Config{Store: h.store, Sealer: h.barrier})
+	if err := h.members.CreateOrg(ctx, &hub.Org{Code: "bench", Name: "Bench", Country: "BE", Kind: hub.OrgMember, Active: true}); err != nil {
+		return err
+	}
+	return h.members.CreateWorkspace(ctx, &hub.Workspace{Slug: "bench", Kind: hub.WorkspaceCommunity, DefaultTLP: hub.TLPGreen, Members: []string{"bench"}})
+}
 
 // peerKey enrols a peer hub as an observer organisation and returns the read key of its sync
 // account.

@@ -11,9 +11,15 @@ var federationObjects = flag.Int("bench.federation.objects", 20000,
 // BenchmarkFederation measures what `cshub bench --federation N` reports: TAXII paging of a
 // collection over loopback HTTP beside kb.List of the same pages, the p99 of a 1000-object page,
 // and a hub-to-hub initial sync beside ingesting the same objects from a file.
+// With CSHUB_TEST_PG set, the hubs are PostgreSQL ones in the postgres sub-benchmark.
 func BenchmarkFederation(b *testing.B) {
+	b.Run("sqlite", func(b *testing.B) { benchFederation(b, "") })
+	b.Run("postgres", func(b *testing.B) { benchFederation(b, testPG(b)) })
+}
+
+func benchFederation(b *testing.B, postgres string) {
 	for b.Loop() {
-		fig, err := Federation(b.Context(), b.TempDir(), *federationObjects)
+		fig, err := Federation(b.Context(), b.TempDir(), postgres, *federationObjects)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -32,7 +32,7 @@ type Options struct {
 	Restart   int    // when above 0, also time a replica's restart holding this many indicators
 	Export    int    // when above 0, also store this many synthetic indicators and export them cold (ExportCold)
 	// Federation, when above 0, also measures TAXII paging and a hub-to-hub sync of this many
-	// synthetic indicators (SQLite), once; see Federation.
+	// synthetic indicators, once in SQLite and, with Postgres, once in PostgreSQL; see Federation.
 	Federation int
 }
 
@@ -62,12 +62,10 @@ func Run(ctx context.Context, bundle []byte, o Options) ([]Row, error) {
 		{o.Export > 0, func() ([]Row, error) {
 			return exportRows(ctx, func() (ExportSource, error) { return ExportStore(ctx, o.Dir, o.Export) })
 		}},
-		{o.Federation > 0, func() ([]Row, error) {
-			fig, err := Federation(ctx, o.Dir, o.Federation)
-			return fig.Rows(), err
-		}},
+		{o.Federation > 0, func() ([]Row, error) { return federationRows(ctx, o.Dir, "", o.Federation) }},
 		{pg, func() ([]Row, error) { return IngestPostgres(ctx, o.Postgres, bundle, o.Runs) }},
 		{pg && o.Synthetic > 0, func() ([]Row, error) { return IngestSynthetic(ctx, o.Postgres, o.Synthetic) }},
+		{pg && o.Federation > 0, func() ([]Row, error) { return federationRows(ctx, o.Dir, o.Postgres, o.Federation) }},
 		{pg && o.Export > 0, func() ([]Row, error) {
 			return exportRows(ctx, func() (ExportSource, error) { return ExportStorePostgres(ctx, o.Postgres, o.Export) })
 		}},
@@ -84,6 +82,15 @@ func Run(ctx context.Context, bundle []byte, o Options) ([]Row, error) {
 		rows = append(rows, more...)
 	}
 	return rows, nil
+}
+
+// federationRows runs Federation and returns its rows.
+func federationRows(ctx context.Context, dir, postgres string, n int) ([]Row, error) {
+	fig, err := Federation(ctx, dir, postgres, n)
+	if err != nil {
+		return nil, err
+	}
+	return fig.Rows(), nil
 }
 
 // exportRows builds a store with build and measures cold exports of it in a plain and in the

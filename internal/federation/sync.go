@@ -1,6 +1,7 @@
 package federation
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -260,6 +261,10 @@ func (s *Syncer) defaultTLP(ctx context.Context, slug string) (hub.TLP, error) {
 func notRed(objs []json.RawMessage) (kept []json.RawMessage, rejected []kb.Rejection) {
 	kept = objs[:0:0]
 	for _, raw := range objs {
+		if !mayBeRed(raw) {
+			kept = append(kept, raw)
+			continue
+		}
 		var head struct {
 			ID       string   `json:"id"`
 			Markings []string `json:"object_marking_refs"`
@@ -271,6 +276,13 @@ func notRed(objs []json.RawMessage) (kept []json.RawMessage, rejected []kb.Rejec
 		kept = append(kept, raw)
 	}
 	return kept, rejected
+}
+
+// mayBeRed reports whether raw may carry a TLP:RED marking: whether it names one of the red
+// marking definitions or holds an escape, with which a string can spell an id without its
+// bytes. Most objects need no parse to tell they are not red.
+func mayBeRed(raw []byte) bool {
+	return bytes.IndexByte(raw, '\\') >= 0 || bytes.Contains(raw, []byte(stix.TLP2Red)) || bytes.Contains(raw, []byte(stix.TLP1Red))
 }
 
 // SyncDue syncs, one after the other, every configured peer whose last run is at least its

@@ -73,6 +73,39 @@ type Filter struct {
 type PutOptions struct {
 	// Now is the Added time of the batch: one timestamp per transaction, replaceable in tests.
 	Now time.Time
+	// Admit, when set, is asked inside the write transaction about each object of the batch
+	// whose (Workspace, ID) is stored already, with the latest stored version (its metadata:
+	// no Body, Recipients or Tokens). An object it refuses is not stored, its Seq stays 0 and it
+	// is not counted. Deciding under the write lock means no other writer can store a version
+	// between the decision and the insert; it also reads through the writer's warm cache.
+	Admit func(o, latest *Object) bool
+}
+
+// Admitted returns the objects of objs that opt.Admit lets in. latest returns the latest stored
+// version of each (Workspace, ID) with one of the given ids, keyed by [2]string{Workspace, ID};
+// it is called once, and only when Admit is set. fresh reports that it was called and found
+// none: no object of objs has a stored version, so none of theirs is the latest to replace.
+func (opt PutOptions) Admitted(objs []*Object, latest func(ids []string) (map[[2]string]*Object, error)) (kept []*Object, fresh bool, err error) {
+	if opt.Admit == nil {
+		return objs, false, nil
+	}
+	ids := make([]string, 0, len(objs))
+	for _, o := range objs {
+		ids = append(ids, o.ID)
+	}
+	slices.Sort(ids)
+	stored, err := latest(slices.Compact(ids))
+	if err != nil || len(stored) == 0 {
+		return objs, err == nil, err
+	}
+	kept = make([]*Object, 0, len(objs))
+	for _, o := range objs {
+		if old, ok := stored[[2]string{o.Workspace, o.ID}]; ok && !opt.Admit(o, old) {
+			continue
+		}
+		kept = append(kept, o)
+	}
+	return kept, false, nil
 }
 
 // anonymousMark is the custom property with which a member contributes an object (a sighting,

@@ -215,7 +215,7 @@ func (s *Service) ingest(ctx context.Context, sub Submission, plan *plan, next f
 			}
 			delete(pending, committed)
 			committed++
-			if err := s.commit(ctx, plan, r.objs, sum); err != nil {
+			if err := s.commit(ctx, r.objs, sum); err != nil {
 				commitErr = err
 				cancel()
 				break
@@ -239,22 +239,27 @@ func (s *Service) ingest(ctx context.Context, sub Submission, plan *plan, next f
 	return sum, ctx.Err()
 }
 
-// commit stores one batch and announces what was new.
-func (s *Service) commit(ctx context.Context, p *plan, objs []*hub.Object, sum *Summary) error {
-	objs, rejects, err := s.checkVersions(ctx, p, objs)
+// commit stores one batch and announces what was new. The store applies the version rules
+// (see admit) inside its write transaction.
+func (s *Service) commit(ctx context.Context, objs []*hub.Object, sum *Summary) error {
+	if len(objs) == 0 {
+		return nil
+	}
+	var rejects []Rejection
+	keep := func(o, latest *hub.Object) bool {
+		rej, ok := admit(o, latest)
+		if !ok {
+			rejects = append(rejects, rej)
+		}
+		return ok
+	}
+	added, err := s.store.PutObjects(ctx, objs, hub.PutOptions{Now: s.now(), Admit: keep})
 	if err != nil {
 		return err
 	}
 	sum.Rejected = append(sum.Rejected, rejects...)
-	if len(objs) == 0 {
-		return nil
-	}
-	added, err := s.store.PutObjects(ctx, objs, hub.PutOptions{Now: s.now()})
-	if err != nil {
-		return err
-	}
 	sum.Accepted += added
-	sum.Duplicates += len(objs) - added
+	sum.Duplicates += len(objs) - len(rejects) - added
 	var events []hub.Event
 	for _, o := range objs {
 		if o.Seq == 0 {
@@ -289,44 +294,20 @@ func (s *Service) commit(ctx context.Context, p *plan, objs []*hub.Object, sum *
 // publishTimeout bounds announcing one committed batch on the bus.
 const publishTimeout = 30 * time.Second
 
-// checkVersions keeps the rules for new versions of objects already in the workspace: only the
-// author's organisation adds versions, and a version may raise the TLP but never lower it. It
-// asks the store once per batch, for the latest stored version of each id.
-func (s *Service) checkVersions(ctx context.Context, p *plan, objs []*hub.Object) ([]*hub.Object, []Rejection, error) {
-	if len(objs) == 0 {
-		return objs, nil, nil
+// admit keeps the rules for a new version of an object already in the workspace, given its
+// latest stored version: only the author's organisation adds versions, and a version may raise
+// the TLP but never lower it. A version equal to the stored one passes: the store recognises
+// it as a duplicate.
+func admit(o, latest *hub.Object) (Rejection, bool) {
+	switch {
+	case o.Modified.Equal(latest.Modified):
+		return Rejection{}, true
+	case latest.Author != o.Author:
+		return Rejection{ID: o.ID, Reason: o.ID + ": modified: versions of this object are added by its author's organisation (" + latest.Author + ")"}, false
+	case o.TLP < latest.TLP && o.Modified.After(latest.Modified):
+		return Rejection{ID: o.ID, Reason: o.ID + ": object_marking_refs: TLP may be raised, never lowered: the stored version is TLP:" + latest.TLP.String() + ", this one TLP:" + o.TLP.String()}, false
 	}
-	ids := make([]string, len(objs))
-	for i, o := range objs {
-		ids[i] = o.ID
-	}
-	stored, err := s.store.ListObjects(ctx, hub.Filter{Viewer: hub.Viewer{System: true}, IDs: ids, Workspaces: []string{p.workspace}, Limit: len(ids), NoTokens: true})
-	if err != nil {
-		return nil, nil, err
-	}
-	if len(stored) == 0 {
-		return objs, nil, nil
-	}
-	latest := make(map[string]*hub.Object, len(stored))
-	for _, o := range stored {
-		latest[o.ID] = o
-	}
-	kept := objs[:0]
-	var rejects []Rejection
-	for _, o := range objs {
-		old, ok := latest[o.ID]
-		switch {
-		case !ok || o.Modified.Equal(old.Modified):
-			kept = append(kept, o) // new, or a duplicate the store will recognise
-		case old.Author != o.Author:
-			rejects = append(rejects, Rejection{ID: o.ID, Reason: o.ID + ": modified: versions of this object are added by its author's organisation (" + old.Author + ")"})
-		case o.TLP < old.TLP && o.Modified.After(old.Modified):
-			rejects = append(rejects, Rejection{ID: o.ID, Reason: o.ID + ": object_marking_refs: TLP may be raised, never lowered: the stored version is TLP:" + old.TLP.String() + ", this one TLP:" + o.TLP.String()})
-		default:
-			kept = append(kept, o)
-		}
-	}
-	return kept, rejects, nil
+	return Rejection{}, true
 }
 
 // plan is what an ingest decided before reading: where objects go and how they are marked.

@@ -126,6 +126,10 @@ func (db *DB) PutObjects(ctx context.Context, objs []*hub.Object, opt hub.PutOpt
 		if at, err = stampAdded(ctx, tx, at); err != nil {
 			return err
 		}
+		var fresh bool // no version of the batch's objects is stored: no latest flag to move
+		if rows, fresh, err = admitted(ctx, tx, opt, objs, rows); err != nil || len(rows) == 0 {
+			return err
+		}
 		for i := range rows {
 			rows[i].seq = last + int64(i) + 1
 		}
@@ -140,8 +144,10 @@ func (db *DB) PutObjects(ctx context.Context, objs []*hub.Object, opt hub.PutOpt
 		if err := copyExtras(ctx, tx, rows, inserted); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, fixLatestSQL, last); err != nil {
-			return mapErr(err, "update latest versions")
+		if !fresh {
+			if _, err := tx.Exec(ctx, fixLatestSQL, last); err != nil {
+				return mapErr(err, "update latest versions")
+			}
 		}
 		_, err = tx.Exec(ctx, `UPDATE object_seq SET last = $1 WHERE id = 1`, last+int64(len(rows)))
 		return mapErr(err, "update object seq")
@@ -157,6 +163,39 @@ func (db *DB) PutObjects(ctx context.Context, objs []*hub.Object, opt hub.PutOpt
 	}
 	db.analyzeAfterLoad(ctx, len(inserted))
 	return len(inserted), nil
+}
+
+// admitted returns rows, or the rows of the objects opt.Admit lets in when it refuses any, and
+// whether none of objs has a stored version (see PutOptions.Admitted).
+func admitted(ctx context.Context, tx pgx.Tx, opt hub.PutOptions, objs []*hub.Object, rows []row) ([]row, bool, error) {
+	kept, fresh, err := opt.Admitted(objs, func(ids []string) (map[[2]string]*hub.Object, error) { return latestStored(ctx, tx, ids) })
+	if err != nil || len(kept) == len(objs) {
+		return rows, fresh, err
+	}
+	rows, err = prepare(kept)
+	return rows, fresh, err
+}
+
+// latestStored returns the latest stored version of each object with one of ids,
+// with its metadata only, keyed as PutOptions.Admitted wants.
+func latestStored(ctx context.Context, tx pgx.Tx, ids []string) (map[[2]string]*hub.Object, error) {
+	rs, err := tx.Query(ctx, `SELECT id, workspace, author, tlp, created, modified, added, revoked FROM objects WHERE latest AND id = ANY($1)`, ids)
+	if err != nil {
+		return nil, mapErr(err, "read latest versions")
+	}
+	defer rs.Close()
+	latest := map[[2]string]*hub.Object{}
+	for rs.Next() {
+		o := &hub.Object{}
+		var tlp int16
+		if err := rs.Scan(&o.ID, &o.Workspace, &o.Author, &tlp, &o.Created, &o.Modified, &o.Added, &o.Revoked); err != nil {
+			return nil, mapErr(err, "read latest versions")
+		}
+		o.TLP = hub.TLP(tlp)
+		o.Created, o.Modified, o.Added = o.Created.UTC(), o.Modified.UTC(), o.Added.UTC()
+		latest[[2]string{o.Workspace, o.ID}] = o
+	}
+	return latest, mapErr(rs.Err(), "read latest versions")
 }
 
 // fixLatestSQL settles latest after a batch whose first seq is $1 + 1; see package sqlite.

@@ -20,6 +20,7 @@ import (
 	"math"
 	"net/url"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,6 +30,16 @@ import (
 	sqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
+
+// writerCacheKiB is the page cache of the write connection: enough for the indexes of a few
+// million objects; pages are only allocated as they are read.
+const writerCacheKiB = 512 << 10
+
+// walCheckpointPages is how long the WAL grows before a commit copies it into the database: a
+// page that successive commits change (index pages under random keys, the last page of each
+// append-only index) is copied once per checkpoint, not once per commit, and the file is
+// synced less often.
+const walCheckpointPages = 16 << 10
 
 //go:embed migrations/*.sql
 var migrations embed.FS
@@ -69,6 +80,13 @@ func Open(path string) (*DB, error) {
 	// IMMEDIATE takes the write lock at BEGIN, so a transaction never fails half-way when it
 	// upgrades from reading to writing.
 	wq.Set("_txlock", "immediate")
+	// The writer's cache is the only one that survives commits (readers drop theirs when the
+	// file changes), and every ingested object lands on random pages of the version key and
+	// blind-index token indexes: kept cached, those pages are not read back from disk batch
+	// after batch once the indexes outgrow a small cache.
+	wq["_pragma"] = append(slices.DeleteFunc(slices.Clone(wq["_pragma"]), func(p string) bool {
+		return strings.HasPrefix(p, "cache_size")
+	}), fmt.Sprintf("cache_size(%d)", -writerCacheKiB), fmt.Sprintf("wal_autocheckpoint(%d)", walCheckpointPages))
 	w, err := sql.Open("sqlite", path+"?"+wq.Encode())
 	if err != nil {
 		return nil, mapErr(err, "open %s", path)

@@ -113,6 +113,10 @@ func (db *DB) PutObjects(ctx context.Context, objs []*hub.Object, opt hub.PutOpt
 			added = newest.Int64 + 1
 			at = time.Unix(0, added).UTC()
 		}
+		var fresh bool // no version of the batch's objects is stored: no latest flag to move
+		if rows, fresh, err = admitted(ctx, tx, opt, objs, rows); err != nil || len(rows) == 0 {
+			return err
+		}
 		for i := range rows {
 			rows[i].seq = last + int64(i) + 1
 		}
@@ -125,8 +129,10 @@ func (db *DB) PutObjects(ctx context.Context, objs []*hub.Object, opt hub.PutOpt
 		if err := insertExtras(ctx, tx, rows, inserted); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, fixLatestSQL, last); err != nil {
-			return mapErr(err, "update latest versions")
+		if !fresh {
+			if _, err := tx.ExecContext(ctx, fixLatestSQL, last); err != nil {
+				return mapErr(err, "update latest versions")
+			}
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE object_seq SET last = ? WHERE id = 1`, last+int64(len(rows)))
 		return mapErr(err, "update object seq")
@@ -141,6 +147,52 @@ func (db *DB) PutObjects(ctx context.Context, objs []*hub.Object, opt hub.PutOpt
 		}
 	}
 	return len(inserted), nil
+}
+
+// admitted returns rows, or the rows of the objects opt.Admit lets in when it refuses any, and
+// whether none of objs has a stored version (see PutOptions.Admitted).
+func admitted(ctx context.Context, tx *sql.Tx, opt hub.PutOptions, objs []*hub.Object, rows []row) ([]row, bool, error) {
+	kept, fresh, err := opt.Admitted(objs, func(ids []string) (map[[2]string]*hub.Object, error) { return latestStored(ctx, tx, ids) })
+	if err != nil || len(kept) == len(objs) {
+		return rows, fresh, err
+	}
+	rows, err = prepare(kept)
+	return rows, fresh, err
+}
+
+// latestStored returns the latest stored version of each object with one of ids,
+// with its metadata only, keyed as PutOptions.Admitted wants. The ids lead the version key's
+// index, so each is one index probe.
+func latestStored(ctx context.Context, tx *sql.Tx, ids []string) (map[[2]string]*hub.Object, error) {
+	latest := map[[2]string]*hub.Object{}
+	for start := 0; start < len(ids); start += deleteChunk {
+		q := &query{}
+		q.sql("SELECT o.id, o.workspace, o.author, o.tlp, o.created, o.modified, o.added, o.revoked FROM objects o WHERE o.latest = 1 AND o.id").
+			in(ids[start:min(start+deleteChunk, len(ids))])
+		rows, err := tx.QueryContext(ctx, q.b.String(), q.args...)
+		if err != nil {
+			return nil, mapErr(err, "read latest versions")
+		}
+		for rows.Next() {
+			o := &hub.Object{}
+			var tlp int
+			var created, modified, added int64
+			if err := rows.Scan(&o.ID, &o.Workspace, &o.Author, &tlp, &created, &modified, &added, &o.Revoked); err != nil {
+				rows.Close()
+				return nil, mapErr(err, "read latest versions")
+			}
+			o.TLP = hub.TLP(tlp)
+			o.Created, o.Modified, o.Added = fromNanos(created), fromNanos(modified), fromNanos(added)
+			latest[[2]string{o.Workspace, o.ID}] = o
+		}
+		if err := rows.Close(); err != nil {
+			return nil, mapErr(err, "read latest versions")
+		}
+		if err := rows.Err(); err != nil {
+			return nil, mapErr(err, "read latest versions")
+		}
+	}
+	return latest, nil
 }
 
 // fixLatestSQL settles latest after a batch whose first seq is ?1 + 1. Before the batch each
@@ -257,29 +309,30 @@ func insertExtras(ctx context.Context, tx *sql.Tx, rows []row, inserted map[int6
 			toks = append(toks, t, r.seq)
 		}
 	}
-	if err := insertPairs(ctx, tx, "INSERT OR IGNORE INTO object_recipients (seq, org) VALUES ", recips); err != nil {
+	if err := insertPairs(ctx, tx, "INSERT OR IGNORE INTO object_recipients (seq, org) VALUES (?, ?)", recips); err != nil {
 		return err
 	}
-	if err := insertPairs(ctx, tx, "INSERT OR IGNORE INTO object_tokens (token, seq) VALUES ", toks); err != nil {
+	if err := insertPairs(ctx, tx, "INSERT OR IGNORE INTO object_tokens (token, seq) VALUES (?, ?)", toks); err != nil {
 		return err
 	}
 	return insertRecords(ctx, tx, rows, inserted)
 }
 
-// insertPairs runs prefix followed by as many (?, ?) as args holds pairs, in chunks.
-func insertPairs(ctx context.Context, tx *sql.Tx, prefix string, args []any) error {
-	const chunk = 1000 // pairs
-	for start := 0; start < len(args); start += 2 * chunk {
-		part := args[start:min(start+2*chunk, len(args))]
-		var b strings.Builder
-		b.WriteString(prefix)
-		for i := 0; i < len(part); i += 2 {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString("(?,?)")
-		}
-		if _, err := tx.ExecContext(ctx, b.String(), part...); err != nil {
+// insertPairs runs stmt, an INSERT of one (?, ?) row, once per pair of args. One row per
+// statement rather than many: a statement that writes several rows into a table with a foreign
+// key keeps a journal of every page it touches, to undo itself should a later row fail, and
+// blind-index tokens land on a different page each.
+func insertPairs(ctx context.Context, tx *sql.Tx, stmt string, args []any) error {
+	if len(args) == 0 {
+		return nil
+	}
+	st, err := tx.PrepareContext(ctx, stmt)
+	if err != nil {
+		return mapErr(err, "prepare insert of object recipients or tokens")
+	}
+	defer st.Close()
+	for i := 0; i < len(args); i += 2 {
+		if _, err := st.ExecContext(ctx, args[i], args[i+1]); err != nil {
 			return mapErr(err, "insert object recipients or tokens")
 		}
 	}

@@ -1,8 +1,10 @@
 package sqlite_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -95,5 +97,34 @@ func TestNanosecondTimes(t *testing.T) {
 	_, err = db.PutObjects(ctx, []*hub.Object{o}, hub.PutOptions{})
 	if hub.ErrorCode(err) != hub.EInvalid || hub.ErrorField(err) != "modified" {
 		t.Errorf("year 2300: %v, want EInvalid on modified", err)
+	}
+}
+
+// TestReplacedKeyringGone: a replaced keyring blob is in neither the database file nor its WAL,
+// so that destroyed keys cannot be read back from disk.
+func TestReplacedKeyringGone(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "hub.db")
+	db, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	old := bytes.Repeat([]byte("destroyed-key-"), 8)
+	v, err := db.SetKeyring(ctx, old, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.SetKeyring(ctx, []byte("current"), v); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{path, path + "-wal"} {
+		b, err := os.ReadFile(name)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, old) {
+			t.Errorf("%s still holds the replaced keyring", filepath.Base(name))
+		}
 	}
 }

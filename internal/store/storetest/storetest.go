@@ -29,6 +29,7 @@ func Run(t *testing.T, open func(t *testing.T) hub.Store) {
 		fn   func(t *testing.T, s hub.Store)
 	}{
 		{"PutDuplicate", testPutDuplicate},
+		{"PutAdmit", testPutAdmit},
 		{"AddedGrowsWithSeq", testAddedGrowsWithSeq},
 		{"PutInvalid", testPutInvalid},
 		{"RoundTrip", testRoundTrip},
@@ -216,6 +217,61 @@ func testPutDuplicate(t *testing.T, s hub.Store) {
 	n, err = s.PutObjects(ctx, nil, hub.PutOptions{})
 	if n != 0 || err != nil {
 		t.Errorf("empty put = %d, %v", n, err)
+	}
+}
+
+// testPutAdmit: PutOptions.Admit sees the latest stored version of each object already stored
+// in its workspace, and what it refuses is not stored; a refused newest version of a batch
+// leaves the latest flag to the newest version admitted.
+func testPutAdmit(t *testing.T, s hub.Store) {
+	ctx := context.Background()
+	setup(t, s, []string{"a", "b"}, []string{"w1", "w2"})
+	id, fresh := newID("indicator"), newID("indicator")
+	put(t, s, obj("w1", id, ms(0), hub.TLPAmber, "a"), obj("w1", id, ms(1), hub.TLPAmber, "a"))
+
+	v2 := obj("w1", id, ms(2), hub.TLPAmber, "a")
+	v3 := obj("w1", id, ms(3), hub.TLPGreen, "a")    // lowers the TLP: refused below
+	other := obj("w2", id, ms(3), hub.TLPGreen, "b") // nothing stored in w2: not asked about
+	newer := obj("w1", fresh, ms(0), hub.TLPGreen, "a")
+	var asked []string
+	admit := func(o, latest *hub.Object) bool {
+		asked = append(asked, fmt.Sprintf("%s@%d<-%s@%d/%s/%s", o.Workspace, o.Modified.Sub(base).Milliseconds(),
+			latest.Workspace, latest.Modified.Sub(base).Milliseconds(), latest.Author, latest.TLP))
+		return o.TLP >= latest.TLP
+	}
+	n, err := s.PutObjects(ctx, []*hub.Object{v2, v3, other, newer}, hub.PutOptions{Now: ms(20), Admit: admit})
+	must(t, err)
+	slices.Sort(asked)
+	want := []string{"w1@2<-w1@1/a/" + hub.TLPAmber.String(), "w1@3<-w1@1/a/" + hub.TLPAmber.String()}
+	if !slices.Equal(asked, want) {
+		t.Errorf("Admit asked about %q, want %q", asked, want)
+	}
+	if n != 3 || v2.Seq == 0 || v3.Seq != 0 || other.Seq == 0 || newer.Seq == 0 {
+		t.Errorf("added = %d, seqs v2 %d, v3 %d, other %d, newer %d; want 3 with only v3 refused", n, v2.Seq, v3.Seq, other.Seq, newer.Seq)
+	}
+	got, err := s.GetObject(ctx, system, id, time.Time{})
+	must(t, err)
+	if latest := list(t, s, hub.Filter{Viewer: system, Workspaces: []string{"w1"}, IDs: []string{id}}); len(latest) != 1 || !latest[0].Modified.Equal(ms(2)) {
+		t.Errorf("latest in w1 after a refused newest version = %+v, want the version of %v", latest, ms(2))
+	}
+	if !got.Modified.Equal(ms(3)) || got.Workspace != "w2" {
+		t.Errorf("newest version across workspaces = %s@%v, want w2@%v", got.Workspace, got.Modified, ms(3))
+	}
+
+	// A batch of objects none of which is stored yet, then a newer version of one of them: the
+	// newer one alone is the latest.
+	a, b := newID("indicator"), newID("indicator")
+	pass := func(o, latest *hub.Object) bool { return true }
+	for _, batch := range [][]*hub.Object{
+		{obj("w1", a, ms(0), hub.TLPGreen, "a"), obj("w1", b, ms(0), hub.TLPGreen, "a"), obj("w1", a, ms(1), hub.TLPGreen, "a")},
+		{obj("w1", a, ms(2), hub.TLPGreen, "a")},
+	} {
+		_, err := s.PutObjects(ctx, batch, hub.PutOptions{Admit: pass})
+		must(t, err)
+	}
+	latest := list(t, s, hub.Filter{Viewer: system, IDs: []string{a, b}})
+	if len(latest) != 2 || latest[0].ID != b || latest[1].ID != a || !latest[1].Modified.Equal(ms(2)) {
+		t.Errorf("latest versions = %+v, want %s then %s@%v", latest, b, a, ms(2))
 	}
 }
 
