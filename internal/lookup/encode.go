@@ -76,52 +76,52 @@ func appendString(b []byte, s string) []byte {
 	done := 0 // s[:done] is in b
 	for i := 0; i < len(s); {
 		c := s[i]
-		if c >= utf8.RuneSelf {
-			r, n := utf8.DecodeRuneInString(s[i:])
-			switch {
-			case r == utf8.RuneError && n == 1:
-				b = append(append(b, s[done:i]...), `\ufffd`...)
-			case r == '\u2028' || r == '\u2029':
-				b = append(append(b, s[done:i]...), '\\', 'u', '2', '0', '2', hex[r&0xf])
+		if plainASCII[c] {
+			i++
+			continue
+		}
+		b = append(b, s[done:i]...)
+		if c < utf8.RuneSelf {
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
 			default:
-				i += n
-				continue
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
 			}
-			i += n
+			i++
 			done = i
 			continue
 		}
-		var esc string
-		switch c {
-		case '"':
-			esc = `\"`
-		case '\\':
-			esc = `\\`
-		case '\b':
-			esc = `\b`
-		case '\f':
-			esc = `\f`
-		case '\n':
-			esc = `\n`
-		case '\r':
-			esc = `\r`
-		case '\t':
-			esc = `\t`
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
 		default:
-			if c >= 0x20 && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
+			b = append(b, s[i:i+n]...)
 		}
-		b = append(b, s[done:i]...)
-		if esc != "" {
-			b = append(b, esc...)
-		} else {
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		}
-		i++
+		i += n
 		done = i
 	}
 	b = append(b, s[done:]...)
 	return append(b, '"')
 }
+
+// plainASCII tells the bytes appendString copies as they are.
+var plainASCII = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
