@@ -381,6 +381,74 @@ func TestMatchExactCaseParentDomainCIDRAndAccess(t *testing.T) {
 	}
 }
 
+// TestMatchBodies: bodies outside the plain form are read (or refused, naming the field) as
+// encoding/json reads them, and every answer is byte for byte what encoding/json writes.
+func TestMatchBodies(t *testing.T) {
+	h := newTestHub(t)
+	if code, body := h.do(t, h.keys["cert-fr"], "POST", "/api/v1/workspaces/community/bundles", file(t, "scenario.json")); code != 200 {
+		t.Fatalf("POST scenario: %d %s", code, body)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) { // the index follows the bus
+		if _, body := h.do(t, h.keys["cert-uk"], "POST", "/api/v1/match", []byte(`{"values":["login-ministry.example"]}`)); bytes.Contains(body, []byte(`"how"`)) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, c := range []struct {
+		body  string
+		code  int
+		field string // for an error
+		hits  int    // values with matches, for an answer
+	}{
+		{`{"values":["login-ministry.example","8.8.8.8","a<b>&c","é"]}`, 200, "", 1},
+		{`{"values":["www.login-ministry.example","\u0038.8.8.8"]}`, 200, "", 1},
+		{`{"Values":["login-ministry.example"]}`, 200, "", 1},
+		{`{"values":["login-ministry.example"],"more":true} trailing`, 200, "", 1},
+		{"{\"values\":[\"\xff\"]}", 200, "", 0},
+		{`{"values":[]}`, 400, "values", 0},
+		{`{"values":null}`, 400, "values", 0},
+		{`{"other":["x"]}`, 400, "values", 0},
+		{`{"values":"login-ministry.example"}`, 400, "body", 0},
+		{`{"values":[1]}`, 400, "body", 0},
+		{`{"values":["a"`, 400, "body", 0},
+		{``, 400, "body", 0},
+	} {
+		code, body := h.do(t, h.keys["cert-uk"], "POST", "/api/v1/match", []byte(c.body))
+		if code != c.code {
+			t.Errorf("%s: %d %s; want %d", c.body, code, body, c.code)
+			continue
+		}
+		if code != 200 {
+			var e struct{ Error struct{ Field string } }
+			if err := json.Unmarshal(body, &e); err != nil || e.Error.Field != c.field {
+				t.Errorf("%s: %s; want an error naming %q", c.body, body, c.field)
+			}
+			continue
+		}
+		var answer struct{ Results []lookup.Result }
+		if err := json.Unmarshal(body, &answer); err != nil {
+			t.Fatalf("%s: %v: %s", c.body, err, body)
+		}
+		var want bytes.Buffer
+		if err := json.NewEncoder(&want).Encode(map[string]any{"results": answer.Results}); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(body, want.Bytes()) {
+			t.Errorf("%s: answer\n%s\nencoding/json writes\n%s", c.body, body, want.Bytes())
+		}
+		hits := 0
+		for _, r := range answer.Results {
+			if len(r.Matches) > 0 {
+				hits++
+			}
+		}
+		if hits != c.hits {
+			t.Errorf("%s: %d values with matches; want %d: %s", c.body, hits, c.hits, body)
+		}
+	}
+}
+
 // TestMatchObservedOverAPI: a sensor posts what it saw as observed-data; the RED indicator
 // answers only for its recipient, and a bundle without observations names the field.
 func TestMatchObservedOverAPI(t *testing.T) {

@@ -228,7 +228,7 @@ func (s *Service) Lookup(v hub.Viewer, values []string) []Result {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	s.idx.LookupBatch(qs, func(i int, h match.Hit) {
-		ind := s.refs[h.Ref]
+		ind := &s.refs[h.Ref]
 		o := hub.Object{Workspace: ind.workspace, Author: ind.author, TLP: ind.tlp, Recipients: ind.recipients}
 		if ind.removed || !access.Visible(v, &o) {
 			return

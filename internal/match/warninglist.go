@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"math/bits"
 	"net/netip"
 	"path"
 	"regexp"
@@ -20,22 +21,68 @@ import (
 // flag indicators that are probably false positives. The zero value is
 // empty and ready to use. A Warninglists is safe for concurrent Check calls
 // once no more lists are added.
+//
+// The entries of all lists are merged into one structure per way of
+// comparing (equality, parent domains, substrings, CIDR containment), each
+// entry mapped to the set of lists holding it: a value costs one probe per
+// structure however many lists are loaded, where a loop over the lists
+// would probe each list's own.
 type Warninglists struct {
 	lists []*warninglist
+
+	strs  map[string]listSet // string lists' entries, lower-case, no trailing dot
+	dots  bool               // some string list has ".example.com" entries: suffixes
+	hosts map[string]listSet // hostname lists' entries, without a leading dot
+	subs  map[string]listSet // substring lists' entries
+	// grams indexes subs by their first gram bytes, gram being the length of
+	// the shortest: a text is probed once per position, not once per
+	// position and entry length. pairs has a bit for the first two bytes of
+	// every entry, so that most positions are passed over without a probe.
+	grams map[string][]string
+	gram  int
+	pairs *[1 << 16 / 64]uint64
+	// cidr holds the blocks of the CIDR lists, each with the lists of every
+	// block that covers it (its own included): the longest match for a value
+	// is then all the lists that contain it.
+	cidr  *bart.Table[listSet]
+	regex []int // the regex lists, by index
 }
 
-// warninglist is one loaded list. Values are kept lower-case, without a
-// trailing dot.
+// warninglist is what one loaded list keeps of its own; its entries are in
+// the merged structures of Warninglists.
 type warninglist struct {
 	name  string
-	typ   string
 	attrs []string // matching_attributes: MISP attribute types the list applies to
-	cidr  *bart.Lite
-	set   map[string]struct{} // string and hostname lists
-	dots  bool                // a string list with ".example.com" entries: suffixes
-	subs  map[string]struct{} // substring lists
-	lens  []int               // distinct lengths of subs
 	res   []*regexp.Regexp
+}
+
+// listSet is a set of lists, by their index in Warninglists.lists. Sets are
+// shared between entries and never modified once stored: with returns a
+// new one.
+type listSet []uint64
+
+// with returns s with list i added.
+func (s listSet) with(i int) listSet {
+	if s.has(i) {
+		return s
+	}
+	out := make(listSet, max(len(s), i/64+1))
+	copy(out, s)
+	out[i/64] |= 1 << (i % 64)
+	return out
+}
+
+func (s listSet) has(i int) bool { return i/64 < len(s) && s[i/64]&(1<<(i%64)) != 0 }
+
+// union adds the lists of o to s, which the caller owns.
+func (s listSet) union(o listSet) listSet {
+	for len(s) < len(o) {
+		s = append(s, 0)
+	}
+	for j, x := range o {
+		s[j] |= x
+	}
+	return s
 }
 
 // warninglistFile is the JSON form, per the warninglists' schema.json.
@@ -73,7 +120,8 @@ func LoadWarninglists(fsys fs.FS, dir string) (*Warninglists, error) {
 
 // Add parses one warninglist in the MISP JSON format and adds it. It returns
 // a *hub.Error for a list that breaks the schema (no name, an unknown type)
-// or has a malformed CIDR entry or a regular expression Go cannot compile.
+// or has a malformed CIDR entry or a regular expression Go cannot compile;
+// such a list adds nothing.
 func (w *Warninglists) Add(data []byte) error {
 	var f warninglistFile
 	if err := json.Unmarshal(data, &f); err != nil {
@@ -82,41 +130,32 @@ func (w *Warninglists) Add(data []byte) error {
 	if f.Name == "" {
 		return hub.FieldError("name", "missing")
 	}
-	l := &warninglist{name: f.Name, typ: f.Type}
+	l := &warninglist{name: f.Name}
 	for _, a := range f.MatchingAttributes {
 		l.attrs = append(l.attrs, strings.ToLower(a))
 	}
+	// Every entry is checked before any is merged: a refused list must leave
+	// no trace under the index the next list will take.
+	var (
+		blocks []netip.Prefix
+		vals   []string
+	)
 	switch f.Type {
 	case "cidr":
-		l.cidr = new(bart.Lite)
 		for _, v := range f.List {
 			p, err := parseIPOrPrefix(strings.TrimSpace(v))
 			if err != nil {
 				return hub.FieldError("list", "%q is not a CIDR block", clip(v))
 			}
-			l.cidr.Insert(p)
+			blocks = append(blocks, p)
 		}
-	case "string", "hostname":
-		l.set = make(map[string]struct{}, len(f.List))
+	case "string", "hostname", "substring":
 		for _, v := range f.List {
-			v = normWL(v)
-			if f.Type == "hostname" {
+			if v = normWL(v); f.Type == "hostname" {
 				v = strings.TrimPrefix(v, ".")
-			} else if strings.HasPrefix(v, ".") {
-				l.dots = true
 			}
 			if v != "" {
-				l.set[v] = struct{}{}
-			}
-		}
-	case "substring":
-		l.subs = make(map[string]struct{}, len(f.List))
-		for _, v := range f.List {
-			if v = normWL(v); v != "" {
-				l.subs[v] = struct{}{}
-				if !slices.Contains(l.lens, len(v)) {
-					l.lens = append(l.lens, len(v))
-				}
+				vals = append(vals, v)
 			}
 		}
 	case "regex":
@@ -130,9 +169,89 @@ func (w *Warninglists) Add(data []byte) error {
 	default:
 		return hub.FieldError("type", "unknown warninglist type %q", f.Type)
 	}
+	i := len(w.lists)
 	w.lists = append(w.lists, l)
+	one := listSet(nil).with(i) // shared by every entry held by this list alone
+	for _, p := range blocks {
+		w.addBlock(p, i, one)
+	}
+	switch f.Type {
+	case "string":
+		w.strs = addEntries(w.strs, vals, i, one)
+		for _, v := range vals {
+			w.dots = w.dots || strings.HasPrefix(v, ".")
+		}
+	case "hostname":
+		w.hosts = addEntries(w.hosts, vals, i, one)
+	case "substring":
+		w.subs = addEntries(w.subs, vals, i, one)
+		w.indexSubs()
+	case "regex":
+		w.regex = append(w.regex, i)
+	}
 	return nil
 }
+
+// addEntries records in m that list i (whose singleton set is one) holds
+// vals.
+func addEntries(m map[string]listSet, vals []string, i int, one listSet) map[string]listSet {
+	if m == nil {
+		m = make(map[string]listSet, len(vals))
+	}
+	for _, v := range vals {
+		if s, ok := m[v]; ok {
+			m[v] = s.with(i)
+		} else {
+			m[v] = one
+		}
+	}
+	return m
+}
+
+// addBlock records that list i (whose singleton set is one) holds block p,
+// keeping every block's set the lists of the blocks covering it.
+func (w *Warninglists) addBlock(p netip.Prefix, i int, one listSet) {
+	if w.cidr == nil {
+		w.cidr = new(bart.Table[listSet])
+	}
+	// p, if already there, or else the longest block covering it, holds the
+	// lists that cover p so far.
+	if s, ok := w.cidr.LookupPrefix(p); ok {
+		w.cidr.Insert(p, s.with(i))
+	} else {
+		w.cidr.Insert(p, one)
+	}
+	var inside []netip.Prefix
+	for q, s := range w.cidr.Subnets(p) {
+		if !s.has(i) {
+			inside = append(inside, q)
+		}
+	}
+	for _, q := range inside {
+		w.cidr.Modify(q, func(s listSet, _ bool) (listSet, bool) { return s.with(i), false })
+	}
+}
+
+// indexSubs rebuilds grams from subs.
+func (w *Warninglists) indexSubs() {
+	w.gram = 0
+	for v := range w.subs {
+		if w.gram == 0 || len(v) < w.gram {
+			w.gram = len(v)
+		}
+	}
+	w.grams = make(map[string][]string, len(w.subs))
+	w.pairs = new([1 << 16 / 64]uint64)
+	for v := range w.subs {
+		w.grams[v[:w.gram]] = append(w.grams[v[:w.gram]], v)
+		if w.gram >= 2 {
+			w.pairs[pair(v, 0)/64] |= 1 << (pair(v, 0) % 64)
+		}
+	}
+}
+
+// pair returns the two bytes of s at i as one number.
+func pair(s string, i int) int { return int(s[i])<<8 | int(s[i+1]) }
 
 func normWL(v string) string {
 	return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(v)), ".")
@@ -173,31 +292,46 @@ func (w *Warninglists) Names() []string {
 	return out
 }
 
-// attrsFor lists the MISP attribute types that a value of class tc stands
-// for; a list applies to a value if it names one of them.
+// The MISP attribute types that a value of each kind stands for; a list
+// applies to a value if it names one of them. An e-mail address stands for
+// its domain too.
+var (
+	ipAttrs     = []string{"ip-src", "ip-dst", "domain|ip", "ip-src|port", "ip-dst|port"}
+	domainAttrs = []string{"domain", "hostname", "domain|ip"}
+	urlAttrs    = []string{"url", "uri"}
+	emailAttrs  = []string{"email", "email-src", "email-dst", "target-email", "whois-registrant-email", "domain"}
+	md5Attrs    = []string{"md5", "filename|md5"}
+	sha1Attrs   = []string{"sha1", "filename|sha1"}
+	sha256Attrs = []string{"sha256", "filename|sha256"}
+	sha512Attrs = []string{"sha512", "filename|sha512"}
+	otherAttrs  = []string{"ssdeep", "filename|ssdeep", "tlsh"}
+)
+
+// attrsFor returns the attribute types of a value of kind k whose canonical
+// text is hexLen long. The slice is shared: callers must not modify it.
 func attrsFor(k kind, hexLen int) []string {
 	switch k {
 	case kIPv4, kIPv6, kPrefix4, kPrefix6:
-		return []string{"ip-src", "ip-dst", "domain|ip", "ip-src|port", "ip-dst|port"}
+		return ipAttrs
 	case kDomain:
-		return []string{"domain", "hostname", "domain|ip"}
+		return domainAttrs
 	case kURL:
-		return []string{"url", "uri"}
+		return urlAttrs
 	case kEmail:
-		return []string{"email", "email-src", "email-dst", "target-email", "whois-registrant-email"}
+		return emailAttrs
 	case kHash:
 		switch hexLen {
 		case 32:
-			return []string{"md5", "filename|md5"}
+			return md5Attrs
 		case 40:
-			return []string{"sha1", "filename|sha1"}
+			return sha1Attrs
 		case 64:
-			return []string{"sha256", "filename|sha256"}
+			return sha256Attrs
 		case 128:
-			return []string{"sha512", "filename|sha512"}
+			return sha512Attrs
 		}
 	case kOtherHash:
-		return []string{"ssdeep", "filename|ssdeep", "tlsh"}
+		return otherAttrs
 	}
 	return nil
 }
@@ -212,55 +346,77 @@ func attrsFor(k kind, hexLen int) []string {
 // substring lists by containment, regex lists on the value as given. For
 // a URL the host, and for an e-mail address the domain, are checked too.
 func (w *Warninglists) Check(typ, value string) []string {
-	value = strings.TrimSpace(value)
-	key, err := appendKey(nil, typ, value)
-	var (
-		attrs []string
-		texts []string // canonical forms to compare
-		host  string   // the domain part of a URL or e-mail address
-		pfx   netip.Prefix
-	)
-	if t := strings.ToLower(typ); t != "" {
-		attrs = append(attrs, t)
-	}
-	if err != nil {
-		texts = []string{strings.ToLower(value)}
-		if typ == "" {
-			attrs = nil // unclassified: every list applies
-		}
-	} else {
-		k := keyKind(key)
-		text := keyText(key)
-		attrs = append(attrs, attrsFor(k, len(text))...)
-		texts = []string{text}
-		switch k {
-		case kIPv4, kIPv6, kPrefix4, kPrefix6:
-			pfx = keyPrefix(key)
-		case kDomain:
-			host = text
-		case kEmail:
-			host = text[strings.LastIndexByte(text, '@')+1:]
-			attrs = append(attrs, "domain")
-		case kURL:
-			host = urlHost(text)
-			if a, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
-				pfx, host = netip.PrefixFrom(a, a.BitLen()), ""
-			}
-		}
-		if host != "" && host != text {
-			texts = append(texts, host)
+	q := newListQuery(typ, value)
+	var buf [2]uint64
+	found := w.lookup(listSet(buf[:0]), q)
+	for _, i := range w.regex {
+		if l := w.lists[i]; l.applies(q.attrs) && slices.ContainsFunc(l.res, func(re *regexp.Regexp) bool { return re.MatchString(q.value) }) {
+			found = found.union(listSet(nil).with(i))
 		}
 	}
 	var out []string
-	for _, l := range w.lists {
-		if attrs != nil && len(l.attrs) > 0 && !intersects(l.attrs, attrs) {
-			continue
-		}
-		if l.contains(texts, host, pfx, value) {
-			out = append(out, l.name)
+	for j, x := range found {
+		for ; x != 0; x &= x - 1 {
+			if l := w.lists[j*64+bits.TrailingZeros64(x)]; l.applies(q.attrs) {
+				out = append(out, l.name)
+			}
 		}
 	}
 	return out
+}
+
+// listQuery is a value in the forms the lists compare.
+type listQuery struct {
+	value string // as given, without surrounding white space: for regex lists
+	// attrs are the MISP attribute types it stands for; nil: any. Shared
+	// with attrsFor's: not to be modified.
+	attrs []string
+	texts [2]string    // canonical forms to compare; "" for none
+	host  string       // the domain part of a URL or e-mail address, or the domain itself
+	pfx   netip.Prefix // the address or block it is, if any
+}
+
+func newListQuery(typ, value string) listQuery {
+	q := listQuery{value: strings.TrimSpace(value)}
+	var buf [64]byte
+	key, err := appendKey(buf[:0], typ, q.value)
+	t := strings.ToLower(typ)
+	if err != nil {
+		q.texts[0] = strings.ToLower(q.value)
+		if t != "" { // unclassified and untyped: every list applies
+			q.attrs = []string{t}
+		}
+		return q
+	}
+	k := keyKind(key)
+	text := keyText(key)
+	if q.attrs = attrsFor(k, len(text)); t != "" {
+		q.attrs = append([]string{t}, q.attrs...)
+	}
+	q.texts[0] = text
+	switch k {
+	case kIPv4, kIPv6, kPrefix4, kPrefix6:
+		q.pfx = keyPrefix(key)
+	case kDomain:
+		q.host = text
+	case kEmail:
+		q.host = text[strings.LastIndexByte(text, '@')+1:]
+	case kURL:
+		q.host = urlHost(text)
+		if a, err := netip.ParseAddr(strings.Trim(q.host, "[]")); err == nil {
+			q.pfx, q.host = netip.PrefixFrom(a, a.BitLen()), ""
+		}
+	}
+	if q.host != text {
+		q.texts[1] = q.host
+	}
+	return q
+}
+
+// applies reports whether l applies to a value standing for the MISP
+// attribute types attrs (nil: any).
+func (l *warninglist) applies(attrs []string) bool {
+	return attrs == nil || len(l.attrs) == 0 || intersects(l.attrs, attrs)
 }
 
 func intersects(a, b []string) bool {
@@ -292,58 +448,46 @@ func urlHost(u string) string {
 	return rest
 }
 
-func (l *warninglist) contains(texts []string, host string, pfx netip.Prefix, raw string) bool {
-	switch l.typ {
-	case "cidr":
-		if !pfx.IsValid() {
-			return false
+// lookup adds to found the lists other than regex lists that hold q, and
+// returns found.
+func (w *Warninglists) lookup(found listSet, q listQuery) listSet {
+	if q.pfx.IsValid() && w.cidr != nil {
+		var s listSet
+		if q.pfx.IsSingleIP() {
+			s, _ = w.cidr.Lookup(q.pfx.Addr())
+		} else {
+			s, _ = w.cidr.LookupPrefix(q.pfx)
 		}
-		if pfx.IsSingleIP() {
-			return l.cidr.Contains(pfx.Addr())
+		found = found.union(s)
+	}
+	for _, t := range q.texts {
+		if t == "" {
+			continue
 		}
-		return l.cidr.LookupPrefix(pfx)
-	case "string":
-		for _, t := range texts {
-			if _, ok := l.set[t]; ok {
-				return true
+		found = found.union(w.strs[t])
+		for i := 0; w.dots && i < len(t); i++ {
+			if t[i] == '.' {
+				found = found.union(w.strs[t[i:]])
 			}
-			if l.dots {
-				for i := 0; i < len(t); i++ {
-					if t[i] == '.' {
-						if _, ok := l.set[t[i:]]; ok {
-							return true
-						}
-					}
+		}
+		for i := 0; w.gram > 0 && i+w.gram <= len(t); i++ {
+			if w.gram >= 2 && w.pairs[pair(t, i)/64]&(1<<(pair(t, i)%64)) == 0 {
+				continue
+			}
+			for _, v := range w.grams[t[i:i+w.gram]] {
+				if strings.HasPrefix(t[i:], v) {
+					found = found.union(w.subs[v])
 				}
-			}
-		}
-	case "hostname":
-		for h := host; h != ""; {
-			if _, ok := l.set[h]; ok {
-				return true
-			}
-			i := strings.IndexByte(h, '.')
-			if i < 0 {
-				break
-			}
-			h = h[i+1:]
-		}
-	case "substring":
-		for _, t := range texts {
-			for _, n := range l.lens {
-				for i := 0; i+n <= len(t); i++ {
-					if _, ok := l.subs[t[i:i+n]]; ok {
-						return true
-					}
-				}
-			}
-		}
-	case "regex":
-		for _, re := range l.res {
-			if re.MatchString(raw) {
-				return true
 			}
 		}
 	}
-	return false
+	for h := q.host; h != ""; {
+		found = found.union(w.hosts[h])
+		i := strings.IndexByte(h, '.')
+		if i < 0 {
+			break
+		}
+		h = h[i+1:]
+	}
+	return found
 }

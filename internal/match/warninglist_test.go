@@ -2,12 +2,16 @@ package match
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/gaissmai/bart"
 )
 
 func loadTestWarninglists(t testing.TB) *Warninglists {
@@ -17,6 +21,28 @@ func loadTestWarninglists(t testing.TB) *Warninglists {
 		t.Fatal(err)
 	}
 	return w
+}
+
+// testListFiles returns the lists loadTestWarninglists loads, in its order.
+func testListFiles(t *testing.T) []warninglistFile {
+	t.Helper()
+	paths, _ := filepath.Glob("../warninglist/lists/*.json")
+	var out []warninglistFile
+	for _, p := range paths {
+		if filepath.Base(p) == "schema.json" {
+			continue
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var f warninglistFile
+		if err := json.Unmarshal(data, &f); err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		out = append(out, f)
+	}
+	return out
 }
 
 func TestWarninglistsCheck(t *testing.T) {
@@ -66,20 +92,8 @@ func TestWarninglistsCheck(t *testing.T) {
 // carry it.
 func TestWarninglistsKnownBenign(t *testing.T) {
 	w := loadTestWarninglists(t)
-	files, _ := filepath.Glob("../warninglist/lists/*.json")
 	total := 0
-	for _, f := range files {
-		if filepath.Base(f) == "schema.json" {
-			continue
-		}
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var l warninglistFile
-		if err := json.Unmarshal(data, &l); err != nil {
-			t.Fatal(err)
-		}
+	for _, l := range testListFiles(t) {
 		if l.Type == "regex" {
 			continue
 		}
@@ -89,12 +103,12 @@ func TestWarninglistsKnownBenign(t *testing.T) {
 			total++
 			if !slices.Contains(w.Check(typ, q), l.Name) {
 				if missed++; missed <= 5 {
-					t.Errorf("%s: Check(%q, %q) does not name the list", filepath.Base(f), typ, q)
+					t.Errorf("%s: Check(%q, %q) does not name the list", l.Name, typ, q)
 				}
 			}
 		}
 		if missed > 0 {
-			t.Errorf("%s: %d of %d values not flagged", filepath.Base(f), missed, len(l.List))
+			t.Errorf("%s: %d of %d values not flagged", l.Name, missed, len(l.List))
 		}
 	}
 	t.Logf("%d known-benign values checked", total)
@@ -129,4 +143,275 @@ func BenchmarkWarninglistsCheck(b *testing.B) {
 		q := qs[i%len(qs)]
 		w.Check(q.Type, q.Value)
 	}
+}
+
+// TestWarninglistsMergedAgreeWithPerList checks the merged structures of
+// Warninglists against the plain way of asking every list in turn (refList,
+// below) on the real lists: every entry of every list, in the forms a
+// feed carries it and in near misses, must be named by the same lists in
+// the same order.
+func TestWarninglistsMergedAgreeWithPerList(t *testing.T) {
+	w := loadTestWarninglists(t)
+	files := testListFiles(t)
+	var refs []*refList
+	for _, f := range files {
+		refs = append(refs, newRefList(t, f))
+	}
+	check := func(typ, value string) {
+		t.Helper()
+		checkPerList(t, w, refs, typ, value)
+	}
+	forms := []struct {
+		name string
+		form func(v string) string
+	}{
+		{"as listed", func(v string) string { return v }},
+		{"upper case, trailing dot", func(v string) string { return strings.ToUpper(v) + "." }},
+		{"a subdomain", func(v string) string { return "www." + strings.TrimPrefix(v, ".") }},
+		{"a parent", func(v string) string { _, p, _ := strings.Cut(strings.TrimPrefix(v, "."), "."); return p }},
+		{"inside a longer name", func(v string) string { return "x" + v + "x.example" }},
+		{"a URL", func(v string) string { return "https://" + strings.TrimPrefix(v, ".") + "/path?q=1" }},
+		{"an e-mail address", func(v string) string { return "abuse@" + strings.TrimPrefix(v, ".") }},
+		{"the first address", func(v string) string { return blockAddr(v, false, 0) }},
+		{"the last address", func(v string) string { return blockAddr(v, true, 0) }},
+		{"after the last address", func(v string) string { return blockAddr(v, true, 1) }},
+		{"before the first address", func(v string) string { return blockAddr(v, false, -1) }},
+		{"a block one bit wider", func(v string) string { return blockResized(v, -1) }},
+		{"a block one bit narrower", func(v string) string { return blockResized(v, 1) }},
+		{"an address in a URL", func(v string) string { return "http://" + blockAddr(v, false, 0) + ":8080/" }},
+	}
+	// Each value is asked untyped, as the list's own first attribute type,
+	// and as one of other types in turn.
+	others := []string{"ipv4-addr", "domain-name", "url", "email-addr", "file", "domain|ip", "sha256"}
+	n := 0
+	for _, f := range files {
+		step := max(1, len(f.List)/2000) // the 62,745 public resolvers sampled
+		for j := 0; j < len(f.List); j += step {
+			typs := []string{"", others[j%len(others)]}
+			if len(f.MatchingAttributes) > 0 {
+				typs = append(typs, f.MatchingAttributes[j%len(f.MatchingAttributes)])
+			}
+			for _, fm := range forms {
+				if value := fm.form(f.List[j]); value != "" {
+					for _, typ := range typs {
+						check(typ, value)
+						n++
+					}
+				}
+			}
+		}
+	}
+	for _, c := range []struct{ typ, value string }{
+		{"", "security@example.org"}, {"email-src", "NOC@Example.COM"}, {"", "soc@nodot"},
+		{"", "not a value at all"}, {"", "  8.8.8.8  "}, {"", "::ffff:8.8.4.4"}, {"", "2001:4860:4860::8888"},
+		{"", "0.0.0.0/0"}, {"", "::/0"}, {"", "224.0.0.0/3"}, {"", "https://[2001:db8::1]/x"},
+		{"md5", "not-hex"}, {"sha224", "d14a028c2a3a2bc9476102bb288234c415a2b01f828ea62ac5b3e42f"},
+		{"", "https://user@www.google.com:443/"}, {"url", "https://mcafee.com.evil.example/"}, {"", "com"},
+	} {
+		check(c.typ, c.value)
+		n++
+	}
+	t.Logf("%d queries asked both ways", n)
+}
+
+// TestWarninglistsManyOverlapping checks the merged structures against the
+// lists one by one where the real lists do not reach: more lists than one
+// word of a set holds, and blocks inside blocks of other lists, added
+// narrow first and wide first.
+func TestWarninglistsManyOverlapping(t *testing.T) {
+	var (
+		w    Warninglists
+		refs []*refList
+	)
+	for k := range 70 {
+		f := warninglistFile{Name: fmt.Sprintf("list %d", k), Type: "cidr"}
+		switch k % 5 {
+		case 0:
+			f.List = []string{fmt.Sprintf("10.0.0.0/%d", 8+k/5), "2001:db8::/32"}
+		case 1:
+			f.List = []string{fmt.Sprintf("10.0.0.0/%d", 30-k/5), "192.0.2.1"}
+		case 2:
+			f.Type, f.List = "string", []string{"shared.example", fmt.Sprintf(".sub%d.example", k%3)}
+		case 3:
+			f.Type, f.List = "hostname", []string{"shared.example"}
+			f.MatchingAttributes = []string{"url"}
+		case 4:
+			f.Type, f.List = "substring", []string{fmt.Sprintf("ared%d", k%2), "hare"}
+		}
+		data, err := json.Marshal(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Add(data); err != nil {
+			t.Fatal(err)
+		}
+		refs = append(refs, newRefList(t, f))
+	}
+	for _, c := range []struct{ typ, value string }{
+		{"", "10.0.0.1"}, {"", "10.0.0.0/12"}, {"", "10.0.0.0/29"}, {"", "10.128.0.1"}, {"", "192.0.2.1"},
+		{"", "2001:db8::1"}, {"", "shared.example"}, {"url", "https://a.b.shared.example/"},
+		{"", "x.sub1.example"}, {"", "https://shared0.example/"}, {"", "shared1.example"}, {"", "11.0.0.1"},
+	} {
+		checkPerList(t, &w, refs, c.typ, c.value)
+	}
+	if got := w.Check("", "10.0.0.1"); len(got) < 20 {
+		t.Errorf("Check of an address inside 28 lists' blocks = %q", got)
+	}
+}
+
+// checkPerList fails t unless w.Check(typ, value) names the lists that
+// asking refs one by one names, in the same order.
+func checkPerList(t *testing.T, w *Warninglists, refs []*refList, typ, value string) {
+	t.Helper()
+	q := newListQuery(typ, value)
+	var want []string
+	for _, l := range refs {
+		if (q.attrs == nil || len(l.attrs) == 0 || intersects(l.attrs, q.attrs)) && l.contains(q) {
+			want = append(want, l.name)
+		}
+	}
+	if got := w.Check(typ, value); !slices.Equal(got, want) {
+		t.Errorf("Check(%q, %q) = %q; the lists one by one say %q", typ, value, got, want)
+	}
+}
+
+// blockAddr returns, for a CIDR entry v, its first or last address moved by
+// off, or "" if v is no block.
+func blockAddr(v string, last bool, off int) string {
+	p, err := parseIPOrPrefix(strings.TrimSpace(v))
+	if err != nil {
+		return ""
+	}
+	a := p.Addr()
+	if last {
+		b := a.AsSlice()
+		for i := p.Bits(); i < len(b)*8; i++ {
+			b[i/8] |= 0x80 >> (i % 8)
+		}
+		a, _ = netip.AddrFromSlice(b)
+	}
+	for ; off > 0; off-- {
+		a = a.Next()
+	}
+	for ; off < 0; off++ {
+		a = a.Prev()
+	}
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
+// blockResized returns a CIDR entry v with its prefix length changed by d,
+// or "" if v is no block or the length would leave range.
+func blockResized(v string, d int) string {
+	p, err := parseIPOrPrefix(strings.TrimSpace(v))
+	if err != nil || p.Bits()+d < 0 || p.Bits()+d > p.Addr().BitLen() {
+		return ""
+	}
+	return netip.PrefixFrom(p.Addr(), p.Bits()+d).Masked().String()
+}
+
+// refList is one warninglist asked on its own, the way Warninglists did
+// before it merged the lists: the reference the merged structures are
+// tested against.
+type refList struct {
+	name  string
+	typ   string
+	attrs []string
+	cidr  *bart.Lite
+	set   map[string]bool
+	dots  bool
+	subs  map[string]bool
+	lens  []int
+	res   []*regexp.Regexp
+}
+
+func newRefList(t *testing.T, f warninglistFile) *refList {
+	l := &refList{name: f.Name, typ: f.Type, cidr: new(bart.Lite), set: map[string]bool{}, subs: map[string]bool{}}
+	for _, a := range f.MatchingAttributes {
+		l.attrs = append(l.attrs, strings.ToLower(a))
+	}
+	for _, v := range f.List {
+		switch n := normWL(v); f.Type {
+		case "cidr":
+			p, err := parseIPOrPrefix(strings.TrimSpace(v))
+			if err != nil {
+				t.Fatal(err)
+			}
+			l.cidr.Insert(p)
+		case "string":
+			l.set[n] = n != ""
+			l.dots = l.dots || strings.HasPrefix(n, ".")
+		case "hostname":
+			n = strings.TrimPrefix(n, ".")
+			l.set[n] = n != ""
+		case "substring":
+			if n != "" {
+				l.subs[n] = true
+				if !slices.Contains(l.lens, len(n)) {
+					l.lens = append(l.lens, len(n))
+				}
+			}
+		case "regex":
+			re, err := compileMISPRegex(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l.res = append(l.res, re)
+		}
+	}
+	return l
+}
+
+func (l *refList) contains(q listQuery) bool {
+	switch l.typ {
+	case "cidr":
+		if !q.pfx.IsValid() {
+			return false
+		}
+		if q.pfx.IsSingleIP() {
+			return l.cidr.Contains(q.pfx.Addr())
+		}
+		return l.cidr.LookupPrefix(q.pfx)
+	case "string":
+		for _, t := range q.texts {
+			if l.set[t] {
+				return true
+			}
+			for i := 0; l.dots && i < len(t); i++ {
+				if t[i] == '.' && l.set[t[i:]] {
+					return true
+				}
+			}
+		}
+	case "hostname":
+		for h := q.host; h != ""; {
+			if l.set[h] {
+				return true
+			}
+			i := strings.IndexByte(h, '.')
+			if i < 0 {
+				break
+			}
+			h = h[i+1:]
+		}
+	case "substring":
+		for _, t := range q.texts {
+			for _, n := range l.lens {
+				for i := 0; i+n <= len(t); i++ {
+					if l.subs[t[i:i+n]] {
+						return true
+					}
+				}
+			}
+		}
+	case "regex":
+		for _, re := range l.res {
+			if re.MatchString(q.value) {
+				return true
+			}
+		}
+	}
+	return false
 }
