@@ -48,10 +48,13 @@ func BenchmarkExportCold(b *testing.B) {
 				b.ReportMetric(rows[0].Base, "s/scan")
 				b.ReportMetric(rows[1].Value, "cpu-s/export")
 				b.ReportMetric(rows[1].Base, "cpu-s/scan")
-				if len(rows) == 4 { // a format without bodies, which reads export records
+				if len(rows) == 5 { // a format without bodies, which reads export records
 					b.ReportMetric(rows[2].Base, "s/record-scan")
 					b.ReportMetric(rows[3].Base, "cpu-s/record-scan")
 				}
+				warm := rows[len(rows)-1]
+				b.ReportMetric(warm.Value, "s/warm-export")
+				b.ReportMetric(warm.Base, "s/warm-write")
 			})
 		}
 	}
