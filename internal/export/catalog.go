@@ -217,9 +217,9 @@ func (c *Catalog) read(ctx context.Context, pages chan<- page) {
 			return
 		}
 		switch {
-		case pg.err != nil, len(pg.objs) > 0 && len(pg.objs) < f.Limit, len(pg.recs) < recordPage:
+		case pg.err != nil, c.keep && len(pg.objs) < f.Limit, !c.keep && len(pg.recs) < recordPage:
 			return
-		case len(pg.objs) > 0:
+		case c.keep:
 			f.AfterSeq = pg.objs[len(pg.objs)-1].Seq
 		default:
 			f.AfterSeq = pg.recs[len(pg.recs)-1].Object.Seq

@@ -3,6 +3,8 @@ package export_test
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 
 	"cshub/internal/export"
@@ -87,4 +89,34 @@ func storeBare(t *testing.T, st hub.Store) int64 {
 		t.Fatal(err)
 	}
 	return objs[len(objs)-1].Seq
+}
+
+// TestSyncReadsEveryPage: a catalog takes in every stored version whether it reads objects
+// (bodies kept, a page of 1,000) or export records (a page of 10,000), also when the store
+// holds several pages of either.
+func TestSyncReadsEveryPage(t *testing.T) {
+	const n = 10_250 // two pages of records and ten of objects, and part of one more
+	var b strings.Builder
+	b.WriteString(`{"type":"bundle","id":"bundle--00000000-0000-4000-8000-0000000000aa","objects":[`)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"type":"indicator","spec_version":"2.1","id":"indicator--00000000-0000-4000-9000-%012d",`+
+			`"created":"2026-01-01T10:00:00.000Z","modified":"2026-01-01T10:00:00.000Z","pattern":"[ipv4-addr:value = '10.%d.%d.%d']",`+
+			`"pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z","object_marking_refs":["marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"]}`,
+			i, i>>16, (i>>8)&255, i&255)
+	}
+	b.WriteString(`]}`)
+	for _, backend := range hubtest.Backends() {
+		t.Run(backend, func(t *testing.T) {
+			h := hubtest.New(t, backend)
+			h.Ingest(t, "cert-fr", hubtest.Community, []byte(b.String()))
+			for _, bodies := range []bool{true, false} {
+				if got, _ := exportAs(t, h, "cert-fr", export.Selection{}, bodies); len(got) != n {
+					t.Errorf("bodies %v: exported %d indicators, want all %d", bodies, len(got), n)
+				}
+			}
+		})
+	}
 }
