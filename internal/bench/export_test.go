@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"cshub/internal/export"
+
 	"github.com/jackc/pgx/v5"
 )
 
@@ -36,7 +38,7 @@ func BenchmarkExportCold(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		for _, format := range []string{"text", "nftables", "suricata", "stix"} {
+		for _, format := range export.Formats() {
 			b.Run(store+"/"+format, func(b *testing.B) {
 				var rows []Row
 				for b.Loop() {

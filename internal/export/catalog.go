@@ -50,6 +50,7 @@ type Catalog struct {
 	mu        sync.RWMutex
 	seq       int64                   // every version with Seq <= seq is loaded; guarded by mu
 	inds      map[string]*history     // Indicator.Key → versions; guarded by mu
+	hists     []*history              // the values of inds, in the order first loaded, for Select to share out; guarded by mu
 	byID      map[string][]*history   // indicator id → its histories (one per workspace); guarded by mu
 	sighted   map[string][]*sightings // indicator id → sightings of it; guarded by mu
 	sights    map[string]*sightings   // workspace/id of a sighting → its versions; guarded by mu
@@ -341,6 +342,7 @@ func (c *Catalog) addIndicator(p parsed) {
 	if h == nil {
 		h = &history{}
 		c.inds[key] = h
+		c.hists = append(c.hists, h)
 		if c.all { // only Delta looks indicators up by id
 			c.byID[o.ID] = append(c.byID[o.ID], h)
 		}
@@ -461,13 +463,25 @@ func (c *Catalog) Select(w *View, p Point) []*Indicator {
 	return c.selectAll(w, p)
 }
 
+// selectShare is the fewest indicators worth a goroutine of their own in selectAll.
+const selectShare = 4096
+
 func (c *Catalog) selectAll(w *View, p Point) []*Indicator {
-	var out []*Indicator
-	for _, h := range c.inds {
-		if ind := c.eval(h, w, p); ind != nil {
-			out = append(out, ind)
-		}
+	// Judging a million indicators for one viewer is a second of work for one core, and
+	// each judgement stands alone, so the cores share it, a contiguous part each.
+	parts := make([][]*Indicator, min(runtime.GOMAXPROCS(0), max(len(c.hists)/selectShare, 1)))
+	var wg sync.WaitGroup
+	for i := range parts {
+		wg.Go(func() {
+			for _, h := range c.hists[i*len(c.hists)/len(parts) : (i+1)*len(c.hists)/len(parts)] {
+				if ind := c.eval(h, w, p); ind != nil {
+					parts[i] = append(parts[i], ind)
+				}
+			}
+		})
 	}
+	wg.Wait()
+	out := slices.Concat(parts...)
 	slices.SortFunc(out, relevant)
 	if l := w.Selection.Limit; l > 0 && len(out) > l {
 		out = out[:l:l]
