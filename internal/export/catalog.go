@@ -293,7 +293,7 @@ func (c *Catalog) parse(pg page) []parsed {
 			for i := w; i < len(out); i += workers {
 				p := &out[i]
 				if pg.objs != nil {
-					p.rec = record.Of(pg.objs[i])
+					p.rec = record.Of(pg.objs[i], nil)
 				} else {
 					p.rec = pg.recs[i]
 				}

@@ -381,7 +381,7 @@ func (p *plan) object(s *Service, raw json.RawMessage) (*hub.Object, Rejection) 
 	}
 	if hub.Exported(o.Type) {
 		o.Body = body
-		if o.Export, err = s.sealer.Encrypt(seal.ExportLocation(o.Workspace), record.Of(o).Marshal()); err != nil {
+		if o.Export, err = s.sealer.Encrypt(seal.ExportLocation(o.Workspace), record.Of(o, meta.Parsed).Marshal()); err != nil {
 			return nil, Rejection{ID: meta.ID, Reason: "sealing failed: " + hub.ErrorMessage(err)}
 		}
 	}

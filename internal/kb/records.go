@@ -79,7 +79,7 @@ func (s *Service) backfill(ctx context.Context, upto int64) error {
 				done = true
 				break
 			}
-			sealed, err := s.sealer.Encrypt(seal.ExportLocation(o.Workspace), record.Of(o).Marshal())
+			sealed, err := s.sealer.Encrypt(seal.ExportLocation(o.Workspace), record.Of(o, nil).Marshal())
 			if err != nil {
 				return err
 			}

@@ -64,16 +64,14 @@ func tokens(tk Tokenizer, meta *stix.Meta, body []byte) ([][]byte, error) {
 			}
 		}
 	}
-	if meta.PatternType == "stix" {
-		if p, err := pattern.Parse(meta.Pattern); err == nil {
-			for _, e := range p.Entries() {
-				if e.Kind != pattern.Exact {
-					continue
-				}
-				if v, err := valueKey(e.Type, e.Value); err == nil {
-					if err := add(TokenValue, v); err != nil {
-						return nil, err
-					}
+	if p := meta.Parsed; p != nil {
+		for _, e := range p.Entries() {
+			if e.Kind != pattern.Exact {
+				continue
+			}
+			if v, err := valueKey(e.Type, e.Value); err == nil {
+				if err := add(TokenValue, v); err != nil {
+					return nil, err
 				}
 			}
 		}

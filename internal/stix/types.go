@@ -270,9 +270,11 @@ func (v *validator) checkType() {
 		}
 		v.m.Pattern = p
 		if v.m.PatternType == "stix" {
-			if err := checkPattern(p); err != nil {
+			parsed, err := parsePattern(p)
+			if err != nil {
 				v.fail("pattern", RulePattern, "%v", err)
 			}
+			v.m.Parsed = parsed
 		}
 	case "observed-data":
 		v.order("first_observed", "last_observed", true)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"cshub/internal/hub"
+	"cshub/internal/stix/pattern"
 )
 
 // Rules named by a ValidationError. Tests and callers compare against these constants.
@@ -129,6 +130,10 @@ type Meta struct {
 	Name         string
 	PatternType  string // indicators
 	Pattern      string // indicators
+	// Parsed is Pattern parsed, for an indicator whose PatternType is "stix": validation had
+	// to parse it, and what is built from it at ingest (blind-index tokens, the export
+	// record) need not again. The parsed form is never modified.
+	Parsed *pattern.Pattern
 	// RelationshipType, SourceRef and TargetRef are set for relationships; for sightings
 	// SourceRef is sighting_of_ref.
 	RelationshipType string

@@ -47,20 +47,22 @@ type Record struct {
 	Count         int // the sighting's count, 1 when it has none, never negative
 }
 
-// Of reads the record of o, a version of a type hub.Exported names, with its body open.
-func Of(o *hub.Object) *Record {
+// Of reads the record of o, a version of a type hub.Exported names, with its body open. parsed
+// is an indicator's pattern already parsed (ingest has it from validation); nil: Of parses it.
+func Of(o *hub.Object, parsed *pattern.Pattern) *Record {
 	r := &Record{Object: hub.Object{Seq: o.Seq, ID: o.ID, Type: o.Type, Workspace: o.Workspace, Author: o.Author, TLP: o.TLP,
 		Recipients: o.Recipients, Created: o.Created, Modified: o.Modified, Revoked: o.Revoked}, Confidence: -1}
 	if o.Type == "sighting" {
 		r.sighting(o.Body)
 	} else {
-		r.indicator(o)
+		r.indicator(o, parsed)
 	}
 	return r
 }
 
-// indicator fills the indicator fields from the body of o.
-func (r *Record) indicator(o *hub.Object) {
+// indicator fills the indicator fields from the body of o, whose pattern is parsed if the caller
+// had it.
+func (r *Record) indicator(o *hub.Object, parsed *pattern.Pattern) {
 	var body struct {
 		Name        string    `json:"name"`
 		Pattern     string    `json:"pattern"`
@@ -73,8 +75,14 @@ func (r *Record) indicator(o *hub.Object) {
 	if json.Unmarshal(o.Body, &body) != nil || body.Revoked || o.Revoked || body.PatternType != "stix" {
 		return
 	}
-	p, err := pattern.Parse(body.Pattern)
-	if err != nil || !enforceable(p.Expr) {
+	p := parsed
+	if p == nil {
+		var err error
+		if p, err = pattern.Parse(body.Pattern); err != nil {
+			return
+		}
+	}
+	if !enforceable(p.Expr) {
 		return
 	}
 	var values []Value

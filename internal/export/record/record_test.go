@@ -37,7 +37,7 @@ func TestOfAndRoundTrip(t *testing.T) {
 		{"sighting of malware", obj("sighting--1", `{"sighting_of_ref":"malware--9"}`), record.Record{Confidence: -1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := record.Of(tc.o)
+			got := record.Of(tc.o, nil)
 			want := tc.want
 			want.Object = *tc.o
 			want.Object.Body = nil
