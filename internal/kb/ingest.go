@@ -22,9 +22,8 @@ import (
 	"cshub/internal/stix"
 )
 
-// batchSize is how many objects are validated as one unit of work and committed in one
-// transaction: large enough that a transaction's fixed cost disappears, small enough that a
-// crash loses little unacknowledged work and memory stays bounded.
+// batchSize is how many objects are validated as one unit of work and committed as one batch:
+// large enough that a batch's fixed cost disappears, small enough that memory stays bounded.
 const batchSize = 1000
 
 // Submission describes one ingest: who submits, into which workspace, with which marking rules.
@@ -64,10 +63,12 @@ type Rejection struct {
 }
 
 // Ingest reads a STIX bundle (plain or gzip'd) from r and stores its valid objects in batches,
-// each batch in one transaction. Invalid objects are rejected one by one with a reason; a version
-// already stored counts as a duplicate, so the same bundle twice stores nothing new. When the
-// input breaks off (malformed JSON, a read error, ctx cancelled) Ingest returns the Summary of
-// what was committed until then together with the error: nothing committed is lost.
+// each batch committed whole or not at all, with the outcome it would have alone (a committer
+// that falls behind commits the batches ready by then in one transaction; see groupBatches).
+// Invalid objects are rejected one by one with a reason; a version already stored counts as a
+// duplicate, so the same bundle twice stores nothing new. When the input breaks off (malformed
+// JSON, a read error, ctx cancelled) Ingest returns the Summary of what was committed until then
+// together with the error: nothing committed is lost.
 func (s *Service) Ingest(ctx context.Context, sub Submission, r io.Reader) (*Summary, error) {
 	plan, err := s.plan(ctx, sub)
 	if err != nil {
@@ -106,7 +107,7 @@ func (s *Service) Ingest(ctx context.Context, sub Submission, r io.Reader) (*Sum
 }
 
 // IngestBatches stores the objects next returns as Ingest stores a bundle's, each call's
-// objects as one batch committed in one transaction, in the order next returned them. next is
+// objects as one batch committed whole or not at all, in the order next returned them. next is
 // called from one goroutine of its own, with a context that ends when the ingest does, ahead of
 // the commits, so that reading the next batch
 // and validating it overlap the commit of the one before; it returns io.EOF after the last
@@ -119,6 +120,21 @@ func (s *Service) IngestBatches(ctx context.Context, sub Submission, next func(c
 		return nil, err
 	}
 	return s.ingest(ctx, sub, plan, next, nil)
+}
+
+// job is a batch read, numbered in input order.
+type job struct {
+	n    int
+	raws []json.RawMessage
+}
+
+// result is a batch validated: the objects to store and the ones rejected, with how many
+// objects had been read when its validation began.
+type result struct {
+	n       int
+	objs    []*hub.Object
+	rejects []Rejection
+	read    int64
 }
 
 // ingest is Ingest and IngestBatches after the plan: bytes, when not nil, counts the input read.
@@ -138,18 +154,9 @@ func (s *Service) ingest(ctx context.Context, sub Submission, plan *plan, next f
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	type job struct {
-		n    int
-		raws []json.RawMessage
-	}
-	type result struct {
-		n       int
-		objs    []*hub.Object
-		rejects []Rejection
-		read    int64
-	}
 	jobs := make(chan job, 2)
-	results := make(chan result, 2)
+	// Room for a whole group (see groupBatches) of validated batches to wait for the committer.
+	results := make(chan result, groupBatches)
 	var readErr error // set by the reader before it closes jobs
 	var read atomic.Int64
 
@@ -198,35 +205,62 @@ func (s *Service) ingest(ctx context.Context, sub Submission, plan *plan, next f
 	go func() { wg.Wait(); close(results) }()
 
 	// Commit in input order, so that store order (Seq) follows the bundle and the summary's ids
-	// are in the order the submitter sent them.
+	// are in the order the submitter sent them. When the committer falls behind, the batches
+	// ready by then are committed together (see groupBatches).
 	sum = &Summary{Rejected: []Rejection{}, IDs: []string{}}
 	pending := map[int]result{}
 	committed := 0
 	var commitErr error
+	var group []result
 	for res := range results {
 		if commitErr != nil {
 			continue // drain so the workers can finish
 		}
 		pending[res.n] = res
+	drain:
+		for len(pending) < groupBatches {
+			select {
+			case r, ok := <-results:
+				if !ok {
+					break drain
+				}
+				pending[r.n] = r
+			default:
+				break drain
+			}
+		}
 		for {
-			r, ok := pending[committed]
-			if !ok {
+			group = group[:0]
+			objects := 0
+			for len(group) < s.groupBatches() {
+				r, ok := pending[committed+len(group)]
+				if !ok || len(group) > 0 && objects+len(r.objs) > groupObjects {
+					break
+				}
+				group = append(group, r)
+				objects += len(r.objs)
+			}
+			if len(group) == 0 {
 				break
 			}
-			delete(pending, committed)
-			committed++
-			if err := s.commit(ctx, r.objs, sum); err != nil {
+			for i := range group {
+				delete(pending, committed+i)
+			}
+			err := s.commit(ctx, group, sum, func(r result) {
+				sum.Rejected = append(sum.Rejected, r.rejects...)
+				committed++
+				if sub.Progress != nil {
+					p := Progress{Batches: committed, Objects: r.read, Accepted: sum.Accepted, Duplicates: sum.Duplicates, Rejected: len(sum.Rejected)}
+					if bytes != nil {
+						p.Bytes = bytes.Load()
+					}
+					sub.Progress(p)
+				}
+			})
+			if err != nil {
 				commitErr = err
 				cancel()
 				break
-			}
-			sum.Rejected = append(sum.Rejected, r.rejects...)
-			if sub.Progress != nil {
-				p := Progress{Batches: committed, Objects: r.read, Accepted: sum.Accepted, Duplicates: sum.Duplicates, Rejected: len(sum.Rejected)}
-				if bytes != nil {
-					p.Bytes = bytes.Load()
-				}
-				sub.Progress(p)
 			}
 		}
 	}
@@ -239,40 +273,88 @@ func (s *Service) ingest(ctx context.Context, sub Submission, plan *plan, next f
 	return sum, ctx.Err()
 }
 
-// commit stores one batch and announces what was new. The store applies the version rules
-// (see admit) inside its write transaction.
-func (s *Service) commit(ctx context.Context, objs []*hub.Object, sum *Summary) error {
-	if len(objs) == 0 {
-		return nil
+// groupBatches and groupObjects bound how many validated batches, and how many objects, one
+// transaction commits when the committer has fallen behind: enough that the random pages of a
+// store's indexes are written once for many batches, few enough that a crash loses little
+// unacknowledged work and memory stays bounded.
+const (
+	groupBatches = 16
+	groupObjects = groupBatches * batchSize
+)
+
+// batchPutter is a store that commits several batches in one transaction, each with its own
+// PutOptions and the outcome it would have alone: *sqlite.DB is one.
+type batchPutter interface {
+	PutObjectBatches(ctx context.Context, batches [][]*hub.Object, opts []hub.PutOptions) ([]int, error)
+}
+
+// groupBatches is how many batches one commit may take: one unless the store can commit
+// several at once.
+func (s *Service) groupBatches() int {
+	if _, ok := s.store.(batchPutter); ok {
+		return groupBatches
 	}
-	var rejects []Rejection
-	keep := func(o, latest *hub.Object) bool {
-		rej, ok := admit(o, latest)
-		if !ok {
-			rejects = append(rejects, rej)
+	return 1
+}
+
+// commit stores group, batches in order, in one transaction, announces what was new and adds
+// each batch in turn to sum, calling done after each. The store applies the version rules (see
+// admit) inside its write transaction. With an error, no batch of group is stored.
+func (s *Service) commit(ctx context.Context, group []result, sum *Summary, done func(result)) error {
+	rejects := make([][]Rejection, len(group))
+	batches := make([][]*hub.Object, len(group))
+	opts := make([]hub.PutOptions, len(group))
+	for i, r := range group {
+		keep := func(o, latest *hub.Object) bool {
+			rej, ok := admit(o, latest)
+			if !ok {
+				rejects[i] = append(rejects[i], rej)
+			}
+			return ok
 		}
-		return ok
+		batches[i], opts[i] = r.objs, hub.PutOptions{Now: s.now(), Admit: keep}
 	}
-	added, err := s.store.PutObjects(ctx, objs, hub.PutOptions{Now: s.now(), Admit: keep})
+	added := make([]int, len(group))
+	var err error
+	if bp, ok := s.store.(batchPutter); ok {
+		added, err = bp.PutObjectBatches(ctx, batches, opts)
+	} else if len(batches[0]) > 0 { // s.groupBatches keeps the group to one batch
+		added[0], err = s.store.PutObjects(ctx, batches[0], opts[0])
+	}
 	if err != nil {
 		return err
 	}
-	sum.Rejected = append(sum.Rejected, rejects...)
-	sum.Accepted += added
-	sum.Duplicates += len(objs) - len(rejects) - added
-	var events []hub.Event
-	for _, o := range objs {
-		if o.Seq == 0 {
-			continue
+	s.announce(ctx, batches)
+	for i, objs := range batches {
+		sum.Rejected = append(sum.Rejected, rejects[i]...)
+		sum.Accepted += added[i]
+		sum.Duplicates += len(objs) - len(rejects[i]) - added[i]
+		for _, o := range objs {
+			if o.Seq != 0 {
+				sum.IDs = append(sum.IDs, o.ID)
+			}
 		}
-		sum.IDs = append(sum.IDs, o.ID)
-		if s.bus != nil {
-			events = append(events, hub.Event{Kind: hub.EventObject, ObjectID: o.ID, ObjectSeq: o.Seq, Type: o.Type,
-				Workspace: o.Workspace, Author: o.Author, TLP: o.TLP, Recipients: o.Recipients, Time: o.Added})
+		done(group[i])
+	}
+	return nil
+}
+
+// announce publishes the committed new versions of batches on the bus.
+func (s *Service) announce(ctx context.Context, batches [][]*hub.Object) {
+	if s.bus == nil {
+		return
+	}
+	var events []hub.Event
+	for _, objs := range batches {
+		for _, o := range objs {
+			if o.Seq != 0 {
+				events = append(events, hub.Event{Kind: hub.EventObject, ObjectID: o.ID, ObjectSeq: o.Seq, Type: o.Type,
+					Workspace: o.Workspace, Author: o.Author, TLP: o.TLP, Recipients: o.Recipients, Time: o.Added})
+			}
 		}
 	}
 	if len(events) == 0 {
-		return nil
+		return
 	}
 	// The objects are committed: announce them even if the submitter has gone away.
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
@@ -288,7 +370,6 @@ func (s *Service) commit(ctx context.Context, objs []*hub.Object, sum *Summary) 
 		}
 		s.log.Warn("bus publish failed", "events", len(events), "unannounced", unannounced, "err", err)
 	}
-	return nil
 }
 
 // publishTimeout bounds announcing one committed batch on the bus.

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -376,5 +377,64 @@ func TestNewVersionsComeFromTheAuthorAndNeverLowerTLP(t *testing.T) {
 		if tc.reason != "" && (len(sum.Rejected) != 1 || !strings.Contains(sum.Rejected[0].Reason, tc.reason)) {
 			t.Errorf("%s: rejected %+v, want a reason mentioning %q", tc.name, sum.Rejected, tc.reason)
 		}
+	}
+}
+
+// TestBatchesCommittedTogetherKeepTheirOwnOutcome holds the first Progress call until every
+// batch has been read and validated, so that those still waiting are committed as one group,
+// and checks that each batch still meets the versions the batches before it stored: a version
+// lowering the TLP of one in an earlier batch of the same group is refused, and Progress reports
+// each batch.
+func TestBatchesCommittedTogetherKeepTheirOwnOutcome(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	batches := [][]string{
+		{actor},
+		{indicatorVersion("2019-02-01T00:00:00.000Z", stix.TLP2Amber)},
+		{indicatorVersion("2019-03-01T00:00:00.000Z", stix.TLP2Green)},
+		{indicatorVersion("2019-04-01T00:00:00.000Z", stix.TLP2AmberStrict), actor},
+		{},
+	}
+	read := make(chan struct{})
+	n := 0
+	next := func(context.Context) ([]json.RawMessage, error) {
+		if n == len(batches) {
+			close(read)
+			return nil, io.EOF
+		}
+		var raws []json.RawMessage
+		for _, o := range batches[n] {
+			raws = append(raws, json.RawMessage(o))
+		}
+		n++
+		return raws, nil
+	}
+	var got []kb.Progress
+	progress := func(p kb.Progress) {
+		if len(got) == 0 {
+			<-read
+			time.Sleep(200 * time.Millisecond) // for the validated batches to reach the committer
+		}
+		got = append(got, p)
+	}
+	sum, err := f.kb.IngestBatches(ctx, kb.Submission{Org: "cert-fr", Workspace: "community", Progress: progress}, next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct{ accepted, duplicates, rejected int }{{1, 0, 0}, {2, 0, 0}, {2, 0, 1}, {3, 1, 1}, {3, 1, 1}}
+	if len(got) != len(want) {
+		t.Fatalf("progress %+v, want one call per batch", got)
+	}
+	for i, w := range want {
+		if p := got[i]; p.Batches != i+1 || p.Accepted != w.accepted || p.Duplicates != w.duplicates || p.Rejected != w.rejected {
+			t.Errorf("progress after batch %d = %+v, want %+v", i+1, p, w)
+		}
+	}
+	if len(sum.Rejected) != 1 || !strings.Contains(sum.Rejected[0].Reason, "never lowered") {
+		t.Errorf("rejected %+v, want the version lowering the TLP", sum.Rejected)
+	}
+	ind := "indicator--6f296474-7015-54e8-ac24-775a616590a2"
+	if want := []string{"intrusion-set--bef4c620-0787-42a8-a96d-b7eb6e85917c", ind, ind}; !slices.Equal(sum.IDs, want) {
+		t.Errorf("ids = %v, want %v", sum.IDs, want)
 	}
 }

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"slices"
 	"strings"
 	"time"
 
@@ -11,10 +12,6 @@ import (
 
 // DefaultLimit is how many objects ListObjects returns when the filter sets no Limit.
 const DefaultLimit = 1000
-
-// insertChunk is how many rows one multi-row INSERT carries: 12 parameters a row stays far below
-// SQLite's limit of 32,766 and amortizes statement overhead.
-const insertChunk = 200
 
 const objectCols = "seq, id, type, workspace, author, tlp, created, modified, added, revoked, latest, body"
 
@@ -79,12 +76,67 @@ func prepare(objs []*hub.Object) ([]row, error) {
 // If the newest of a batch is a version already stored, every other version of the batch is
 // older than the stored latest one, so none of them must be marked, and none is.
 func (db *DB) PutObjects(ctx context.Context, objs []*hub.Object, opt hub.PutOptions) (int, error) {
+	added, err := db.PutObjectBatches(ctx, [][]*hub.Object{objs}, []hub.PutOptions{opt})
+	if err != nil {
+		return 0, err
+	}
+	return added[0], nil
+}
+
+// PutObjectBatches stores each batch, with its options, exactly as PutObjects would, one after
+// the other, but all in one transaction: successive batches of an ingest then write the random
+// pages of the version key and token indexes once, not once per batch. It returns how many
+// versions each batch added; with an error, no batch is stored.
+func (db *DB) PutObjectBatches(ctx context.Context, batches [][]*hub.Object, opts []hub.PutOptions) ([]int, error) {
+	puts := make([]*put, 0, len(batches))
+	for i, objs := range batches {
+		p, err := newPut(objs, opts[i])
+		if err != nil {
+			return nil, err
+		}
+		puts = append(puts, p)
+	}
+	if !slices.ContainsFunc(puts, func(p *put) bool { return len(p.rows) > 0 }) {
+		return make([]int, len(puts)), nil
+	}
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		for _, p := range puts {
+			if len(p.rows) == 0 {
+				continue
+			}
+			if err := p.run(ctx, tx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	added := make([]int, len(puts))
+	for i, p := range puts {
+		added[i] = p.done()
+	}
+	return added, nil
+}
+
+// put is one batch of PutObjects on its way into the store.
+type put struct {
+	objs     []*hub.Object
+	opt      hub.PutOptions
+	rows     []row
+	at       time.Time
+	added    int64
+	inserted map[int64]bool
+}
+
+func newPut(objs []*hub.Object, opt hub.PutOptions) (*put, error) {
 	for _, o := range objs {
 		o.Seq = 0
 	}
 	rows, err := prepare(objs)
-	if err != nil || len(rows) == 0 {
-		return 0, err
+	if err != nil {
+		return nil, err
 	}
 	at := opt.Now
 	if at.IsZero() {
@@ -93,60 +145,64 @@ func (db *DB) PutObjects(ctx context.Context, objs []*hub.Object, opt hub.PutOpt
 	at = at.UTC()
 	added, err := nanos("added", at)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	inserted := make(map[int64]bool, len(rows))
-	err = db.write(ctx, func(tx *sql.Tx) error {
-		var last int64
-		if err := tx.QueryRowContext(ctx, `SELECT last FROM object_seq WHERE id = 1`).Scan(&last); err != nil {
-			return mapErr(err, "read object seq")
-		}
-		// Writers pick at before they get the write lock: without this, a batch that got it
-		// second could carry an earlier Added than one already committed, which a reader
-		// asking for what was added after the newest Added it has seen (TAXII added_after)
-		// would never get. Under the lock, Added grows with Seq.
-		var newest sql.NullInt64
-		if err := tx.QueryRowContext(ctx, `SELECT max(added) FROM objects`).Scan(&newest); err != nil {
-			return mapErr(err, "read newest added")
-		}
-		if newest.Valid && added <= newest.Int64 {
-			added = newest.Int64 + 1
-			at = time.Unix(0, added).UTC()
-		}
-		var fresh bool // no version of the batch's objects is stored: no latest flag to move
-		if rows, fresh, err = admitted(ctx, tx, opt, objs, rows); err != nil || len(rows) == 0 {
-			return err
-		}
-		for i := range rows {
-			rows[i].seq = last + int64(i) + 1
-		}
-		if err := insertObjects(ctx, tx, rows, added, true, inserted); err != nil {
-			return err
-		}
-		if len(inserted) == 0 {
-			return nil
-		}
-		if err := insertExtras(ctx, tx, rows, inserted); err != nil {
-			return err
-		}
-		if !fresh {
-			if _, err := tx.ExecContext(ctx, fixLatestSQL, last); err != nil {
-				return mapErr(err, "update latest versions")
-			}
-		}
-		_, err := tx.ExecContext(ctx, `UPDATE object_seq SET last = ? WHERE id = 1`, last+int64(len(rows)))
-		return mapErr(err, "update object seq")
-	})
-	if err != nil {
-		return 0, err
+	return &put{objs: objs, opt: opt, rows: rows, at: at, added: added, inserted: make(map[int64]bool, len(rows))}, nil
+}
+
+// run writes the batch in tx.
+func (p *put) run(ctx context.Context, tx *sql.Tx) error {
+	var last int64
+	if err := tx.QueryRowContext(ctx, `SELECT last FROM object_seq WHERE id = 1`).Scan(&last); err != nil {
+		return mapErr(err, "read object seq")
 	}
-	for _, r := range rows {
-		if inserted[r.seq] {
+	// Writers pick at before they get the write lock: without this, a batch that got it
+	// second could carry an earlier Added than one already committed, which a reader
+	// asking for what was added after the newest Added it has seen (TAXII added_after)
+	// would never get. Under the lock, Added grows with Seq.
+	var newest sql.NullInt64
+	if err := tx.QueryRowContext(ctx, `SELECT max(added) FROM objects`).Scan(&newest); err != nil {
+		return mapErr(err, "read newest added")
+	}
+	if newest.Valid && p.added <= newest.Int64 {
+		p.added = newest.Int64 + 1
+		p.at = time.Unix(0, p.added).UTC()
+	}
+	rows, fresh, err := admitted(ctx, tx, p.opt, p.objs, p.rows)
+	if err != nil || len(rows) == 0 {
+		return err
+	}
+	p.rows = rows
+	for i := range rows {
+		rows[i].seq = last + int64(i) + 1
+	}
+	if err := insertObjects(ctx, tx, rows, p.added, true, p.inserted); err != nil {
+		return err
+	}
+	if len(p.inserted) == 0 {
+		return nil
+	}
+	if err := insertExtras(ctx, tx, rows, p.inserted); err != nil {
+		return err
+	}
+	if !fresh {
+		if _, err := tx.ExecContext(ctx, fixLatestSQL, last); err != nil {
+			return mapErr(err, "update latest versions")
+		}
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE object_seq SET last = ? WHERE id = 1`, last+int64(len(rows)))
+	return mapErr(err, "update object seq")
+}
+
+// done sets the Seq and Added of the committed batch's new versions and returns their number.
+func (p *put) done() int {
+	for _, r := range p.rows {
+		if p.inserted[r.seq] {
 			r.o.Seq = r.seq
-			r.o.Added = at
+			r.o.Added = p.at
 		}
 	}
-	return len(inserted), nil
+	return len(p.inserted)
 }
 
 // admitted returns rows, or the rows of the objects opt.Admit lets in when it refuses any, and
@@ -208,91 +264,52 @@ UPDATE objects SET latest = 0 WHERE seq IN (
 	JOIN objects o ON o.id = n.id AND o.workspace = n.workspace AND o.latest = 1 AND +o.seq <= ?1
 	WHERE n.seq > ?1 AND n.latest = 1)`
 
-// insertObjects writes rows with multi-row INSERTs. With dedup, versions already stored are
-// skipped and the seqs of the rows written are put in inserted; without, a stored version fails
-// the whole statement with EConflict.
+// insertObjects writes rows, one INSERT each. With dedup, versions already stored are skipped
+// and the seqs of the rows written are put in inserted; without, a stored version fails with
+// EConflict.
+//
+// One row per statement rather than many, and no RETURNING (SQLite runs it as a trigger): a
+// statement that may write several rows into a table with a foreign key or a NOT NULL column
+// keeps a journal of every page it changes, to undo itself should a later row fail, and each
+// row lands on a different page of the version key's index. That journal cost more than
+// the statements it saved.
 func insertObjects(ctx context.Context, tx *sql.Tx, rows []row, added int64, dedup bool, inserted map[int64]bool) error {
-	var full *sql.Stmt
-	defer func() {
-		if full != nil {
-			full.Close()
-		}
-	}()
-	args := make([]any, 0, insertChunk*12)
-	for start := 0; start < len(rows); start += insertChunk {
-		chunk := rows[start:min(start+insertChunk, len(rows))]
-		args = args[:0]
-		for _, r := range chunk {
-			o := r.o
-			args = append(args, r.seq, o.ID, o.Type, o.Workspace, o.Author, int(o.TLP), r.created, r.modified,
-				added, boolInt(o.Revoked), boolInt(r.latest), bodyBytes(o.Body))
-		}
-		var stmt *sql.Stmt
-		if len(chunk) == insertChunk && full != nil {
-			stmt = full
-		} else {
-			s, err := tx.PrepareContext(ctx, insertSQL(len(chunk), dedup))
-			if err != nil {
-				return mapErr(err, "prepare insert")
-			}
-			if len(chunk) == insertChunk {
-				full = s
-			} else {
-				defer s.Close()
-			}
-			stmt = s
-		}
-		if !dedup {
-			if _, err := stmt.ExecContext(ctx, args...); err != nil {
-				return mapErr(err, "insert objects")
-			}
-			for _, r := range chunk {
-				inserted[r.seq] = true
-			}
-			continue
-		}
-		res, err := stmt.QueryContext(ctx, args...)
+	q := "INSERT INTO objects (" + objectCols + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+	if dedup {
+		q += " ON CONFLICT (id, workspace, modified) DO NOTHING"
+	}
+	st, err := tx.PrepareContext(ctx, q)
+	if err != nil {
+		return mapErr(err, "prepare insert")
+	}
+	defer st.Close()
+	rowCtx := rowContext(ctx)
+	for _, r := range rows {
+		o := r.o
+		res, err := st.ExecContext(rowCtx, r.seq, o.ID, o.Type, o.Workspace, o.Author, int(o.TLP), r.created, r.modified,
+			added, boolInt(o.Revoked), boolInt(r.latest), bodyBytes(o.Body))
 		if err != nil {
 			return mapErr(err, "insert objects")
 		}
-		for res.Next() {
-			var seq int64
-			if err := res.Scan(&seq); err != nil {
-				res.Close()
-				return mapErr(err, "insert objects")
-			}
-			inserted[seq] = true
-		}
-		if err := res.Close(); err != nil {
+		if n, err := res.RowsAffected(); err != nil {
 			return mapErr(err, "insert objects")
-		}
-		if err := res.Err(); err != nil {
-			return mapErr(err, "insert objects")
+		} else if n == 1 {
+			inserted[r.seq] = true
 		}
 	}
 	return nil
 }
+
+// rowContext is ctx for the statements that each write one row of a batch: without its
+// cancellation, which the driver would watch with a goroutine of its own per statement. The
+// transaction still ends when ctx does, and its next statement fails.
+func rowContext(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
 
 func bodyBytes(b []byte) []byte {
 	if b == nil {
 		return []byte{} // the column is NOT NULL; an empty body is still a body
 	}
 	return b
-}
-
-func insertSQL(n int, dedup bool) string {
-	var b strings.Builder
-	b.WriteString("INSERT INTO objects (" + objectCols + ") VALUES ")
-	for i := range n {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?)")
-	}
-	if dedup {
-		b.WriteString(" ON CONFLICT (id, workspace, modified) DO NOTHING RETURNING seq")
-	}
-	return b.String()
 }
 
 // insertExtras writes the recipients, tokens and export records of the inserted rows.
@@ -331,8 +348,9 @@ func insertPairs(ctx context.Context, tx *sql.Tx, stmt string, args []any) error
 		return mapErr(err, "prepare insert of object recipients or tokens")
 	}
 	defer st.Close()
+	rowCtx := rowContext(ctx)
 	for i := 0; i < len(args); i += 2 {
-		if _, err := st.ExecContext(ctx, args[i], args[i+1]); err != nil {
+		if _, err := st.ExecContext(rowCtx, args[i], args[i+1]); err != nil {
 			return mapErr(err, "insert object recipients or tokens")
 		}
 	}
