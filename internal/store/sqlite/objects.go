@@ -168,6 +168,7 @@ func (p *put) run(ctx context.Context, tx *sql.Tx) error {
 		p.added = newest.Int64 + 1
 		p.at = time.Unix(0, p.added).UTC()
 	}
+	// fresh: no version of the batch's objects is stored, so no latest flag to move.
 	rows, fresh, err := admitted(ctx, tx, p.opt, p.objs, p.rows)
 	if err != nil || len(rows) == 0 {
 		return err
