@@ -51,7 +51,7 @@ func (db *DB) RestoreObjects(ctx context.Context, objs []*hub.Object) error {
 		if len(inserted) != len(rows) {
 			return hub.Errorf(hub.EConflict, "%d of %d restored versions are stored already", len(rows)-len(inserted), len(rows))
 		}
-		if err := copyExtras(ctx, tx, rows, inserted); err != nil {
+		if err := copyExtras(ctx, tx, rows); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, fixLatestSQL, last); err != nil {

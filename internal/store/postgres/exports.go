@@ -8,14 +8,14 @@ import (
 	"cshub/internal/hub"
 )
 
-// copyRecords copies the export records of the inserted rows and raises the backfill mark past
+// copyRecords copies the export records of rows and raises the backfill mark past
 // those that should have one and came without.
-func copyRecords(ctx context.Context, tx pgx.Tx, rows []row, inserted map[int64]bool) error {
+func copyRecords(ctx context.Context, tx pgx.Tx, rows []row) error {
 	var recs [][]any
 	var missing int64
 	for _, r := range rows {
 		switch {
-		case !inserted[r.seq] || !hub.Exported(r.o.Type):
+		case !hub.Exported(r.o.Type):
 		case len(r.o.Export) > 0:
 			recs = append(recs, []any{r.seq, r.o.Workspace, r.o.Export})
 		default:

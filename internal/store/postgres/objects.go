@@ -15,10 +15,6 @@ import (
 // DefaultLimit is how many objects ListObjects returns when the filter sets no Limit.
 const DefaultLimit = 1000
 
-// copyThreshold is the batch size from which PutObjects copies into a temporary table instead
-// of sending multi-row INSERTs: below it, creating the table costs more than it saves.
-const copyThreshold = 64
-
 var objectCols = []string{"seq", "id", "type", "workspace", "author", "tlp", "created", "modified", "added", "revoked", "latest", "body"}
 
 type objKey struct {
@@ -81,29 +77,104 @@ func prepare(objs []*hub.Object) ([]row, error) {
 // it serializes object writers, so seqs become visible in increasing order.
 func lockSeq(ctx context.Context, tx pgx.Tx) (int64, error) {
 	var last int64
-	err := tx.QueryRow(ctx, `SELECT last FROM object_seq WHERE id = 1 FOR UPDATE`).Scan(&last)
+	err := tx.QueryRow(ctx, lockSeqSQL).Scan(&last)
 	return last, mapErr(err, "lock object seq")
 }
 
-// stampAdded returns at, or the microsecond after the newest Added stored when at is not later.
-// Writers pick at before they wait for the seq lock, so without this a batch that got the lock
-// second could carry an earlier Added than one already committed, and a reader asking for what
-// was added after the newest Added it has seen (TAXII added_after) would never get it. tx holds
-// the seq lock, so Added grows with Seq.
-func stampAdded(ctx context.Context, tx pgx.Tx, at time.Time) (time.Time, error) {
+const lockSeqSQL = `SELECT last FROM object_seq WHERE id = 1 FOR UPDATE`
+
+// stored is what the store holds of the objects of a batch, read under the seq lock: every
+// stored version's key, and the latest version of each (workspace, id) with its metadata, as
+// PutOptions.Admit sees it, and its seq.
+type stored struct {
+	versions  map[objKey]struct{}
+	latest    map[[2]string]*hub.Object
+	latestSeq map[[2]string]int64
+}
+
+// begin takes the seq lock and reads, in the same round trip, the newest Added and what is
+// stored of rows' objects. It returns the last seq handed out and at, or the microsecond after
+// the newest Added stored when at is not later: writers pick at before they wait for the lock,
+// so without this a batch that got the lock second could carry an earlier Added than one
+// already committed, and a reader asking for what was added after the newest Added it has seen
+// (TAXII added_after) would never get it. tx holds the seq lock, so Added grows with Seq.
+func begin(ctx context.Context, tx pgx.Tx, rows []row, at time.Time) (int64, time.Time, *stored, error) {
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = r.o.ID
+	}
+	slices.Sort(ids)
+	b := &pgx.Batch{}
+	b.Queue(lockSeqSQL)
+	b.Queue(`SELECT max(added) FROM objects`)
+	b.Queue(`SELECT seq, id, workspace, modified, latest, author, tlp, created, added, revoked FROM objects WHERE id = ANY($1)`, slices.Compact(ids))
+	res := tx.SendBatch(ctx, b)
+	defer res.Close()
+	var last int64
+	if err := res.QueryRow().Scan(&last); err != nil {
+		return 0, at, nil, mapErr(err, "lock object seq")
+	}
 	var newest *time.Time
-	if err := tx.QueryRow(ctx, `SELECT max(added) FROM objects`).Scan(&newest); err != nil {
-		return at, mapErr(err, "read newest added")
+	if err := res.QueryRow().Scan(&newest); err != nil {
+		return 0, at, nil, mapErr(err, "read newest added")
 	}
 	if newest != nil && !at.After(*newest) {
 		at = newest.UTC().Add(time.Microsecond)
 	}
-	return at, nil
+	rs, err := res.Query()
+	if err != nil {
+		return 0, at, nil, mapErr(err, "read stored versions")
+	}
+	defer rs.Close()
+	s := &stored{versions: map[objKey]struct{}{}, latest: map[[2]string]*hub.Object{}, latestSeq: map[[2]string]int64{}}
+	for rs.Next() {
+		o := &hub.Object{}
+		var seq int64
+		var latest bool
+		var tlp int16
+		if err := rs.Scan(&seq, &o.ID, &o.Workspace, &o.Modified, &latest, &o.Author, &tlp, &o.Created, &o.Added, &o.Revoked); err != nil {
+			return 0, at, nil, mapErr(err, "read stored versions")
+		}
+		o.Modified = o.Modified.UTC()
+		s.versions[objKey{o.Workspace, o.ID, o.Modified}] = struct{}{}
+		if latest {
+			o.TLP = hub.TLP(tlp)
+			o.Created, o.Added = o.Created.UTC(), o.Added.UTC()
+			k := [2]string{o.Workspace, o.ID}
+			s.latest[k], s.latestSeq[k] = o, seq
+		}
+	}
+	return last, at, s, mapErr(rs.Err(), "read stored versions")
 }
 
-// PutObjects stores the versions not stored yet in one transaction; see hub.ObjectStore. Large
-// batches are copied into a temporary table and inserted from there with ON CONFLICT DO
-// NOTHING; small ones go in as multi-row INSERTs. Latest flags are kept as in package sqlite.
+// settle drops the rows whose version is stored and clears latest on each row that its
+// object's stored latest version is newer than. It returns the rows left, all of them new, and
+// the seqs of the stored latest versions that a row replaces.
+func (s *stored) settle(rows []row) ([]row, []int64) {
+	kept := rows[:0]
+	var replaced []int64
+	for _, r := range rows {
+		if _, ok := s.versions[objKey{r.o.Workspace, r.o.ID, r.modified}]; ok {
+			continue
+		}
+		k := [2]string{r.o.Workspace, r.o.ID}
+		if old, ok := s.latest[k]; ok && r.latest {
+			if old.Modified.Before(r.modified) {
+				replaced = append(replaced, s.latestSeq[k])
+			} else {
+				r.latest = false
+			}
+		}
+		kept = append(kept, r)
+	}
+	return kept, replaced
+}
+
+// PutObjects stores the versions not stored yet in one transaction; see hub.ObjectStore. Under
+// the seq lock it reads what is stored of the batch's objects, so it knows before writing which
+// versions are new and which latest flags move: the new rows go in with one COPY, without the
+// per-row conflict check of INSERT ... ON CONFLICT, and only the replaced latest versions are
+// updated.
 func (db *DB) PutObjects(ctx context.Context, objs []*hub.Object, opt hub.PutOptions) (int, error) {
 	for _, o := range objs {
 		o.Seq = 0
@@ -117,35 +188,27 @@ func (db *DB) PutObjects(ctx context.Context, objs []*hub.Object, opt hub.PutOpt
 		at = now()
 	}
 	at = at.UTC().Truncate(time.Microsecond)
-	inserted := make(map[int64]bool, len(rows))
 	err = db.write(ctx, func(tx pgx.Tx) error {
-		last, err := lockSeq(ctx, tx)
+		last, added, have, err := begin(ctx, tx, rows, at)
 		if err != nil {
 			return err
 		}
-		if at, err = stampAdded(ctx, tx, at); err != nil {
+		at = added
+		if rows, err = admitted(opt, objs, rows, have); err != nil {
 			return err
 		}
-		var fresh bool // no version of the batch's objects is stored: no latest flag to move
-		if rows, fresh, err = admitted(ctx, tx, opt, objs, rows); err != nil || len(rows) == 0 {
-			return err
+		var replaced []int64
+		if rows, replaced = have.settle(rows); len(rows) == 0 {
+			return nil
 		}
 		for i := range rows {
 			rows[i].seq = last + int64(i) + 1
 		}
-		if len(rows) >= copyThreshold {
-			err = copyInsert(ctx, tx, rows, at, inserted)
-		} else {
-			err = valuesInsert(ctx, tx, rows, at, inserted)
-		}
-		if err != nil || len(inserted) == 0 {
+		if err := copyObjects(ctx, tx, rows, at); err != nil {
 			return err
 		}
-		if err := copyExtras(ctx, tx, rows, inserted); err != nil {
-			return err
-		}
-		if !fresh {
-			if _, err := tx.Exec(ctx, fixLatestSQL, last); err != nil {
+		if len(replaced) > 0 {
+			if _, err := tx.Exec(ctx, `UPDATE objects SET latest = false WHERE seq = ANY($1)`, replaced); err != nil {
 				return mapErr(err, "update latest versions")
 			}
 		}
@@ -156,49 +219,23 @@ func (db *DB) PutObjects(ctx context.Context, objs []*hub.Object, opt hub.PutOpt
 		return 0, err
 	}
 	for _, r := range rows {
-		if inserted[r.seq] {
-			r.o.Seq = r.seq
-			r.o.Added = at
-		}
+		r.o.Seq = r.seq
+		r.o.Added = at
 	}
-	db.analyzeAfterLoad(ctx, len(inserted))
-	return len(inserted), nil
+	db.analyzeAfterLoad(ctx, len(rows))
+	return len(rows), nil
 }
 
-// admitted returns rows, or the rows of the objects opt.Admit lets in when it refuses any, and
-// whether none of objs has a stored version (see PutOptions.Admitted).
-func admitted(ctx context.Context, tx pgx.Tx, opt hub.PutOptions, objs []*hub.Object, rows []row) ([]row, bool, error) {
-	kept, fresh, err := opt.Admitted(objs, func(ids []string) (map[[2]string]*hub.Object, error) { return latestStored(ctx, tx, ids) })
+// admitted returns rows, or the rows of the objects opt.Admit lets in when it refuses any.
+func admitted(opt hub.PutOptions, objs []*hub.Object, rows []row, have *stored) ([]row, error) {
+	kept, _, err := opt.Admitted(objs, func([]string) (map[[2]string]*hub.Object, error) { return have.latest, nil })
 	if err != nil || len(kept) == len(objs) {
-		return rows, fresh, err
+		return rows, err
 	}
-	rows, err = prepare(kept)
-	return rows, fresh, err
+	return prepare(kept)
 }
 
-// latestStored returns the latest stored version of each object with one of ids,
-// with its metadata only, keyed as PutOptions.Admitted wants.
-func latestStored(ctx context.Context, tx pgx.Tx, ids []string) (map[[2]string]*hub.Object, error) {
-	rs, err := tx.Query(ctx, `SELECT id, workspace, author, tlp, created, modified, added, revoked FROM objects WHERE latest AND id = ANY($1)`, ids)
-	if err != nil {
-		return nil, mapErr(err, "read latest versions")
-	}
-	defer rs.Close()
-	latest := map[[2]string]*hub.Object{}
-	for rs.Next() {
-		o := &hub.Object{}
-		var tlp int16
-		if err := rs.Scan(&o.ID, &o.Workspace, &o.Author, &tlp, &o.Created, &o.Modified, &o.Added, &o.Revoked); err != nil {
-			return nil, mapErr(err, "read latest versions")
-		}
-		o.TLP = hub.TLP(tlp)
-		o.Created, o.Modified, o.Added = o.Created.UTC(), o.Modified.UTC(), o.Added.UTC()
-		latest[[2]string{o.Workspace, o.ID}] = o
-	}
-	return latest, mapErr(rs.Err(), "read latest versions")
-}
-
-// fixLatestSQL settles latest after a batch whose first seq is $1 + 1; see package sqlite.
+// fixLatestSQL settles latest after a restore whose first seq is $1 + 1; see package sqlite.
 const fixLatestSQL = `
 UPDATE objects SET latest = false WHERE seq IN (
 	SELECT CASE WHEN o.modified < n.modified THEN o.seq ELSE n.seq END
@@ -244,35 +281,23 @@ func valuesInsert(ctx context.Context, tx pgx.Tx, rows []row, added time.Time, i
 	return collectSeqs(rs, inserted)
 }
 
-func copyInsert(ctx context.Context, tx pgx.Tx, rows []row, added time.Time, inserted map[int64]bool) error {
-	if _, err := tx.Exec(ctx, `CREATE TEMPORARY TABLE put_objects (
-		seq bigint, id text, type text, workspace text, author text, tlp smallint,
-		created timestamptz, modified timestamptz, added timestamptz, revoked boolean, latest boolean, body bytea
-	) ON COMMIT DROP`); err != nil {
-		return mapErr(err, "create temporary table")
-	}
-	_, err := tx.CopyFrom(ctx, pgx.Identifier{"put_objects"}, objectCols, pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
+// copyObjects copies rows, none of them stored, into objects with their recipients, tokens
+// and export records.
+func copyObjects(ctx context.Context, tx pgx.Tx, rows []row, added time.Time) error {
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"objects"}, objectCols, pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
 		return rows[i].values(added), nil
 	}))
 	if err != nil {
 		return mapErr(err, "copy objects")
 	}
-	cols := strings.Join(objectCols, ", ")
-	rs, err := tx.Query(ctx, "INSERT INTO objects ("+cols+") SELECT "+cols+" FROM put_objects ON CONFLICT (id, workspace, modified) DO NOTHING RETURNING seq")
-	if err != nil {
-		return mapErr(err, "insert objects")
-	}
-	return collectSeqs(rs, inserted)
+	return copyExtras(ctx, tx, rows)
 }
 
-// copyExtras copies the recipients and tokens of the inserted rows, each once per object, and
-// their export records.
-func copyExtras(ctx context.Context, tx pgx.Tx, rows []row, inserted map[int64]bool) error {
+// copyExtras copies the recipients and tokens of rows, each once per object, and their export
+// records.
+func copyExtras(ctx context.Context, tx pgx.Tx, rows []row) error {
 	var recips, toks [][]any
 	for _, r := range rows {
-		if !inserted[r.seq] {
-			continue
-		}
 		seen := map[string]bool{}
 		for _, org := range r.o.Recipients {
 			if !seen[org] {
@@ -298,7 +323,7 @@ func copyExtras(ctx context.Context, tx pgx.Tx, rows []row, inserted map[int64]b
 			return mapErr(err, "copy object tokens")
 		}
 	}
-	return copyRecords(ctx, tx, rows, inserted)
+	return copyRecords(ctx, tx, rows)
 }
 
 // RawCopy copies objs into the same tables with one plain COPY, without PutObjects' duplicate
@@ -316,18 +341,10 @@ func (db *DB) RawCopy(ctx context.Context, objs []*hub.Object) error {
 		if err != nil {
 			return err
 		}
-		inserted := make(map[int64]bool, len(rows))
 		for i := range rows {
 			rows[i].seq = last + int64(i) + 1
-			inserted[rows[i].seq] = true
 		}
-		_, err = tx.CopyFrom(ctx, pgx.Identifier{"objects"}, objectCols, pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
-			return rows[i].values(added), nil
-		}))
-		if err != nil {
-			return mapErr(err, "copy objects")
-		}
-		if err := copyExtras(ctx, tx, rows, inserted); err != nil {
+		if err := copyObjects(ctx, tx, rows, added); err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, `UPDATE object_seq SET last = $1 WHERE id = 1`, last+int64(len(rows)))
