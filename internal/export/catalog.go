@@ -51,6 +51,7 @@ type Catalog struct {
 	seq       int64                   // every version with Seq <= seq is loaded; guarded by mu
 	inds      map[key]*history        // workspace and id → versions; guarded by mu
 	hists     []*history              // the values of inds, in the order first loaded, for Select to share out; guarded by mu
+	spare     []history               // allocated for the next histories; guarded by mu
 	byID      map[string][]*history   // indicator id → its histories (one per workspace); guarded by mu
 	sighted   map[string][]*sightings // indicator id → sightings of it; guarded by mu
 	sights    map[key]*sightings      // workspace and id of a sighting → its versions; guarded by mu
@@ -120,8 +121,14 @@ type history struct {
 	first    [1]version
 }
 
-func newHistory() *history {
-	h := &history{}
+// newHistory returns an empty history. Histories are allocated a thousand at a time: a cold
+// export loads a million; c.mu is held.
+func (c *Catalog) newHistory() *history {
+	if len(c.spare) == 0 {
+		c.spare = make([]history, 1024)
+	}
+	h := &c.spare[0]
+	c.spare = c.spare[1:]
 	h.versions = h.first[:0]
 	return h
 }
@@ -361,7 +368,7 @@ func (c *Catalog) addIndicator(p parsed) {
 	k := key{o.Workspace, o.ID}
 	h := c.inds[k]
 	if h == nil {
-		h = newHistory()
+		h = c.newHistory()
 		c.inds[k] = h
 		c.hists = append(c.hists, h)
 		if c.all { // only Delta looks indicators up by id
