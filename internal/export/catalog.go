@@ -111,7 +111,8 @@ func latest[V any](vs []V, p Point, st func(*V) *stored) *V {
 // before it.
 type version struct {
 	stored
-	ind *Indicator // nil: nothing to export
+	rec  *record.Record // nil: nothing to export
+	body []byte         // the STIX JSON, kept only with KeepBodies
 }
 
 // history holds the versions of one indicator. Most have one: it is held in first, allocated
@@ -298,18 +299,17 @@ func (c *Catalog) Forget(workspace, id string, seq int64) {
 // parsed is a version's export record and, for an indicator, what it exports (nil: nothing)
 // and those of its values that are on a warninglist of real services.
 type parsed struct {
-	rec    *record.Record
-	ind    *Indicator
-	benign []Value
+	rec     *record.Record
+	exports bool
+	body    []byte
+	benign  []Value
 }
 
 // parse reads the records of a page and asks the warninglists about the indicators' values, on
 // every core: reading records from objects (decoding bodies, parsing patterns) costs as much as
-// reading the objects from the store, and the warninglists about as much as the records. The
-// page's indicators are allocated together, one allocation a page rather than one a version.
+// reading the objects from the store, and the warninglists about as much as the records.
 func (c *Catalog) parse(pg page) []parsed {
 	out := make([]parsed, pg.len())
-	inds := make([]Indicator, len(out))
 	workers := runtime.GOMAXPROCS(0)
 	var wg sync.WaitGroup
 	for w := range workers {
@@ -321,15 +321,14 @@ func (c *Catalog) parse(pg page) []parsed {
 				} else {
 					p.rec = &pg.recs[i]
 				}
-				if !indicator(p.rec, &inds[i]) {
+				if p.exports = exports(p.rec); !p.exports {
 					continue
 				}
-				p.ind = &inds[i]
 				if c.keep {
-					p.ind.Body = pg.objs[i].Body
+					p.body = pg.objs[i].Body
 				}
 				if c.wl != nil {
-					for _, val := range p.ind.Values {
+					for _, val := range p.rec.Values {
 						if len(c.wl.Benign(val.Type, val.Value)) > 0 {
 							p.benign = append(p.benign, val)
 						}
@@ -342,17 +341,19 @@ func (c *Catalog) parse(pg page) []parsed {
 	return out
 }
 
-// indicator fills ind with what an indicator version's record exports and reports whether it
-// exports anything.
-func indicator(r *record.Record, ind *Indicator) bool {
+// exports reports whether r is of an indicator version that exports anything.
+func exports(r *record.Record) bool {
+	return r.Object.Type == "indicator" && len(r.Values) > 0
+}
+
+// indicator returns what the record of an indicator version that exports exports. The catalog
+// builds it only for what a selection takes: a million of them held besides the records would
+// be a quarter of a cold export's memory.
+func indicator(r *record.Record, body []byte) Indicator {
 	o := &r.Object
-	if o.Type != "indicator" || len(r.Values) == 0 {
-		return false
-	}
-	*ind = Indicator{ID: o.ID, Workspace: o.Workspace, Author: o.Author, Name: r.Name, TLP: o.TLP,
+	return Indicator{ID: o.ID, Workspace: o.Workspace, Author: o.Author, Name: r.Name, TLP: o.TLP,
 		Confidence: r.Confidence, Created: o.Created, Modified: o.Modified, ValidFrom: r.ValidFrom,
-		ValidUntil: r.ValidUntil, Values: r.Values}
-	return true
+		ValidUntil: r.ValidUntil, Values: r.Values, Body: body}
 }
 
 // supersedes reports whether a version modified at m takes the place of the one a Catalog that
@@ -384,14 +385,17 @@ func (c *Catalog) addIndicator(p parsed) {
 	for _, b := range p.benign {
 		c.benign[b] = true // values not on a list are left out: the map stays small
 	}
-	v := version{stored: stored{seq: o.Seq, obj: o}, ind: p.ind}
+	v := version{stored: stored{seq: o.Seq, obj: o}}
+	if p.exports {
+		v.rec, v.body = p.rec, p.body
+	}
 	h.versions = append(h.versions, v)
 	if !c.all {
 		return // what Delta needs is kept only for a Catalog that answers for earlier Points
 	}
 	c.touched = append(c.touched, touch{o.Seq, o.ID})
-	if v.ind != nil {
-		for _, t := range []time.Time{v.ind.ValidFrom, v.ind.ValidUntil} {
+	if v.rec != nil {
+		for _, t := range []time.Time{v.rec.ValidFrom, v.rec.ValidUntil} {
 			if !t.IsZero() {
 				c.pending = append(c.pending, deadline{t, o.ID})
 			}
@@ -448,10 +452,11 @@ func (c *Catalog) eval(h *history, w *View, p Point) *Indicator {
 // anything.
 func (c *Catalog) evalInto(h *history, w *View, p Point, out *Indicator) bool {
 	ver := h.at(p)
-	if ver == nil || ver.ind == nil || ver.obj.Revoked || !access.Allow(w.Viewer, ver.obj, w.Path) {
+	if ver == nil || ver.rec == nil || ver.obj.Revoked || !access.Allow(w.Viewer, ver.obj, w.Path) {
 		return false
 	}
-	s, in := &w.Selection, ver.ind
+	*out = indicator(ver.rec, ver.body)
+	s, in := &w.Selection, out
 	switch {
 	case len(s.Workspaces) > 0 && !slices.Contains(s.Workspaces, in.Workspace),
 		len(s.TLP) > 0 && !slices.Contains(s.TLP, in.TLP),
@@ -461,13 +466,13 @@ func (c *Catalog) evalInto(h *history, w *View, p Point, out *Indicator) bool {
 		s.MaxAge > 0 && p.Time.Sub(in.Modified) > time.Duration(s.MaxAge):
 		return false
 	}
-	*out = *in // shares in.Values unless some are left out
 	keep := func(v Value) bool {
 		return (len(s.Types) == 0 || slices.Contains(s.Types, v.Type)) && (s.Warninglisted || !c.benign[v])
 	}
-	if slices.ContainsFunc(in.Values, func(v Value) bool { return !keep(v) }) {
+	// The record's values are shared unless some are left out.
+	if all := in.Values; slices.ContainsFunc(all, func(v Value) bool { return !keep(v) }) {
 		out.Values = nil
-		for _, v := range in.Values {
+		for _, v := range all {
 			if keep(v) {
 				out.Values = append(out.Values, v)
 			}
