@@ -296,8 +296,9 @@ func (c *Catalog) Forget(workspace, id string, seq int64) {
 	}
 }
 
-// parsed is a version's export record and, for an indicator, what it exports (nil: nothing)
-// and those of its values that are on a warninglist of real services.
+// parsed is a version's export record and, for an indicator, whether it exports anything, its
+// STIX JSON when the Catalog keeps bodies, and those of its values that are on a warninglist of
+// real services.
 type parsed struct {
 	rec     *record.Record
 	exports bool
