@@ -49,17 +49,22 @@ type Catalog struct {
 
 	mu        sync.RWMutex
 	seq       int64                   // every version with Seq <= seq is loaded; guarded by mu
-	inds      map[string]*history     // Indicator.Key → versions; guarded by mu
+	inds      map[key]*history        // workspace and id → versions; guarded by mu
 	hists     []*history              // the values of inds, in the order first loaded, for Select to share out; guarded by mu
+	spare     []history               // allocated for the next histories; guarded by mu
 	byID      map[string][]*history   // indicator id → its histories (one per workspace); guarded by mu
 	sighted   map[string][]*sightings // indicator id → sightings of it; guarded by mu
-	sights    map[string]*sightings   // workspace/id of a sighting → its versions; guarded by mu
+	sights    map[key]*sightings      // workspace and id of a sighting → its versions; guarded by mu
 	touched   []touch                 // (Seq, indicator id) of every version loaded, in Seq order; guarded by mu
 	deadlines []deadline              // validity bounds, sorted by time; guarded by mu
 	pending   []deadline              // bounds loaded since deadlines was last sorted; guarded by mu
 	benign    map[Value]bool          // the values on a warninglist of real services; guarded by mu
 	clock     time.Time               // the latest Point.Time handed out or deletion time recorded; guarded by mu
 }
+
+// key names an indicator or sighting within the hub, as Indicator.Key does, without building a
+// string for each of a million versions loaded.
+type key struct{ workspace, id string }
 
 type touch struct {
 	seq int64
@@ -75,8 +80,8 @@ type deadline struct {
 // hub deleted it, when the Catalog learnt so.
 type stored struct {
 	seq  int64
-	gone time.Time  // zero: not deleted
-	obj  hub.Object // the metadata of record.Record.Object; no body
+	gone time.Time   // zero: not deleted
+	obj  *hub.Object // the metadata of record.Record.Object; no body
 }
 
 // in reports whether the version is part of the hub's history as of p.
@@ -106,10 +111,28 @@ func latest[V any](vs []V, p Point, st func(*V) *stored) *V {
 // before it.
 type version struct {
 	stored
-	ind *Indicator // nil: nothing to export
+	rec  *record.Record // nil: nothing to export
+	body []byte         // the STIX JSON, kept only with KeepBodies
 }
 
-type history struct{ versions []version }
+// history holds the versions of one indicator. Most have one: it is held in first, allocated
+// with the history.
+type history struct {
+	versions []version
+	first    [1]version
+}
+
+// newHistory returns an empty history. Histories are allocated a thousand at a time: a cold
+// export loads a million; c.mu is held.
+func (c *Catalog) newHistory() *history {
+	if len(c.spare) == 0 {
+		c.spare = make([]history, 1024)
+	}
+	h := &c.spare[0]
+	c.spare = c.spare[1:]
+	h.versions = h.first[:0]
+	return h
+}
 
 func (h *history) at(p Point) *version {
 	return latest(h.versions, p, func(v *version) *stored { return &v.stored })
@@ -135,8 +158,8 @@ func NewCatalog(c Config) *Catalog {
 		now = time.Now
 	}
 	return &Catalog{kb: c.KB, wl: c.Warninglists, keep: c.KeepBodies, all: !c.LatestOnly, now: now,
-		inds: map[string]*history{}, byID: map[string][]*history{}, sighted: map[string][]*sightings{},
-		sights: map[string]*sightings{}, benign: map[Value]bool{}}
+		inds: map[key]*history{}, byID: map[string][]*history{}, sighted: map[string][]*sightings{},
+		sights: map[key]*sightings{}, benign: map[Value]bool{}}
 }
 
 // syncPage is how many objects, and recordPage how many export records, Sync reads from the
@@ -190,7 +213,7 @@ func (c *Catalog) Sync(ctx context.Context, progress func(loaded int)) (Point, e
 // with their bodies open when the Catalog keeps bodies, their export records otherwise.
 type page struct {
 	objs []*hub.Object
-	recs []*record.Record
+	recs []record.Record
 	err  error
 }
 
@@ -250,14 +273,14 @@ func (c *Catalog) tick(after bool) time.Time {
 func (c *Catalog) Forget(workspace, id string, seq int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	key := workspace + "/" + id
+	k := key{workspace, id}
 	var st *stored
 	of := id // the indicator whose export changes
-	if h := c.inds[key]; h != nil {
+	if h := c.inds[k]; h != nil {
 		if i := slices.IndexFunc(h.versions, func(v version) bool { return v.seq == seq }); i >= 0 {
 			st = &h.versions[i].stored
 		}
-	} else if s := c.sights[key]; s != nil {
+	} else if s := c.sights[k]; s != nil {
 		if i := slices.IndexFunc(s.versions, func(v sightVersion) bool { return v.seq == seq }); i >= 0 {
 			st, of = &s.versions[i].stored, s.versions[i].of
 		}
@@ -273,12 +296,14 @@ func (c *Catalog) Forget(workspace, id string, seq int64) {
 	}
 }
 
-// parsed is a version's export record and, for an indicator, what it exports (nil: nothing)
-// and whether each of its values is on a warninglist of real services.
+// parsed is a version's export record and, for an indicator, whether it exports anything, its
+// STIX JSON when the Catalog keeps bodies, and those of its values that are on a warninglist of
+// real services.
 type parsed struct {
-	rec    *record.Record
-	ind    *Indicator
-	benign []bool
+	rec     *record.Record
+	exports bool
+	body    []byte
+	benign  []Value
 }
 
 // parse reads the records of a page and asks the warninglists about the indicators' values, on
@@ -295,18 +320,19 @@ func (c *Catalog) parse(pg page) []parsed {
 				if pg.objs != nil {
 					p.rec = record.Of(pg.objs[i], nil)
 				} else {
-					p.rec = pg.recs[i]
+					p.rec = &pg.recs[i]
 				}
-				if p.ind = indicator(p.rec); p.ind == nil {
+				if p.exports = exports(p.rec); !p.exports {
 					continue
 				}
 				if c.keep {
-					p.ind.Body = pg.objs[i].Body
+					p.body = pg.objs[i].Body
 				}
 				if c.wl != nil {
-					p.benign = make([]bool, len(p.ind.Values))
-					for j, val := range p.ind.Values {
-						p.benign[j] = len(c.wl.Benign(val.Type, val.Value)) > 0
+					for _, val := range p.rec.Values {
+						if len(c.wl.Benign(val.Type, val.Value)) > 0 {
+							p.benign = append(p.benign, val)
+						}
 					}
 				}
 			}
@@ -316,15 +342,19 @@ func (c *Catalog) parse(pg page) []parsed {
 	return out
 }
 
-// indicator returns what an indicator version's record exports, or nil.
-func indicator(r *record.Record) *Indicator {
+// exports reports whether r is of an indicator version that exports anything.
+func exports(r *record.Record) bool {
+	return r.Object.Type == "indicator" && len(r.Values) > 0
+}
+
+// indicator returns what the record of an indicator version that exports exports. The catalog
+// builds it only for what a selection takes: a million of them held besides the records would
+// be a quarter of a cold export's memory.
+func indicator(r *record.Record, body []byte) Indicator {
 	o := &r.Object
-	if o.Type != "indicator" || len(r.Values) == 0 {
-		return nil
-	}
-	return &Indicator{ID: o.ID, Workspace: o.Workspace, Author: o.Author, Name: r.Name, TLP: o.TLP,
+	return Indicator{ID: o.ID, Workspace: o.Workspace, Author: o.Author, Name: r.Name, TLP: o.TLP,
 		Confidence: r.Confidence, Created: o.Created, Modified: o.Modified, ValidFrom: r.ValidFrom,
-		ValidUntil: r.ValidUntil, Values: r.Values}
+		ValidUntil: r.ValidUntil, Values: r.Values, Body: body}
 }
 
 // supersedes reports whether a version modified at m takes the place of the one a Catalog that
@@ -337,11 +367,11 @@ func supersedes[V any](vs []V, m time.Time, st func(*V) *stored) bool {
 // addIndicator records one indicator version, which parse read; c.mu is held.
 func (c *Catalog) addIndicator(p parsed) {
 	o := &p.rec.Object
-	key := o.Workspace + "/" + o.ID
-	h := c.inds[key]
+	k := key{o.Workspace, o.ID}
+	h := c.inds[k]
 	if h == nil {
-		h = &history{}
-		c.inds[key] = h
+		h = c.newHistory()
+		c.inds[k] = h
 		c.hists = append(c.hists, h)
 		if c.all { // only Delta looks indicators up by id
 			c.byID[o.ID] = append(c.byID[o.ID], h)
@@ -353,20 +383,20 @@ func (c *Catalog) addIndicator(p parsed) {
 		}
 		h.versions = h.versions[:0]
 	}
-	ind := p.ind
-	for j, b := range p.benign {
-		if b {
-			c.benign[ind.Values[j]] = true // values not on a list are left out: the map stays small
-		}
+	for _, b := range p.benign {
+		c.benign[b] = true // values not on a list are left out: the map stays small
 	}
-	v := version{stored: stored{seq: o.Seq, obj: *o}, ind: ind}
+	v := version{stored: stored{seq: o.Seq, obj: o}}
+	if p.exports {
+		v.rec, v.body = p.rec, p.body
+	}
 	h.versions = append(h.versions, v)
 	if !c.all {
 		return // what Delta needs is kept only for a Catalog that answers for earlier Points
 	}
 	c.touched = append(c.touched, touch{o.Seq, o.ID})
-	if v.ind != nil {
-		for _, t := range []time.Time{v.ind.ValidFrom, v.ind.ValidUntil} {
+	if v.rec != nil {
+		for _, t := range []time.Time{v.rec.ValidFrom, v.rec.ValidUntil} {
 			if !t.IsZero() {
 				c.pending = append(c.pending, deadline{t, o.ID})
 			}
@@ -380,11 +410,11 @@ func (c *Catalog) addSighting(r *record.Record) {
 		return
 	}
 	o := &r.Object
-	key := o.Workspace + "/" + o.ID
-	s := c.sights[key]
+	k := key{o.Workspace, o.ID}
+	s := c.sights[k]
 	if s == nil {
 		s = &sightings{}
-		c.sights[key] = s
+		c.sights[k] = s
 	}
 	if !slices.Contains(c.sighted[r.Of], s) {
 		c.sighted[r.Of] = append(c.sighted[r.Of], s)
@@ -395,7 +425,7 @@ func (c *Catalog) addSighting(r *record.Record) {
 		}
 		s.versions = s.versions[:0]
 	}
-	s.versions = append(s.versions, sightVersion{stored: stored{seq: o.Seq, obj: *o}, of: r.Of, fp: r.FalsePositive, count: r.Count})
+	s.versions = append(s.versions, sightVersion{stored: stored{seq: o.Seq, obj: o}, of: r.Of, fp: r.FalsePositive, count: r.Count})
 	if c.all {
 		c.touched = append(c.touched, touch{o.Seq, r.Of})
 	}
@@ -412,11 +442,22 @@ type View struct {
 
 // eval returns what h exports for w at p, or nil; c.mu is held.
 func (c *Catalog) eval(h *history, w *View, p Point) *Indicator {
-	ver := h.at(p)
-	if ver == nil || ver.ind == nil || ver.obj.Revoked || !access.Allow(w.Viewer, &ver.obj, w.Path) {
+	out := new(Indicator)
+	if !c.evalInto(h, w, p, out) {
 		return nil
 	}
-	s, in := &w.Selection, ver.ind
+	return out
+}
+
+// evalInto is eval writing into out, which the caller allocates, and reporting whether h exports
+// anything.
+func (c *Catalog) evalInto(h *history, w *View, p Point, out *Indicator) bool {
+	ver := h.at(p)
+	if ver == nil || ver.rec == nil || ver.obj.Revoked || !access.Allow(w.Viewer, ver.obj, w.Path) {
+		return false
+	}
+	*out = indicator(ver.rec, ver.body)
+	s, in := &w.Selection, out
 	switch {
 	case len(s.Workspaces) > 0 && !slices.Contains(s.Workspaces, in.Workspace),
 		len(s.TLP) > 0 && !slices.Contains(s.TLP, in.TLP),
@@ -424,24 +465,26 @@ func (c *Catalog) eval(h *history, w *View, p Point) *Indicator {
 		!in.ValidUntil.IsZero() && !in.ValidUntil.After(p.Time),
 		s.MinConfidence > 0 && in.Confidence < s.MinConfidence,
 		s.MaxAge > 0 && p.Time.Sub(in.Modified) > time.Duration(s.MaxAge):
-		return nil
+		return false
 	}
-	out := *in
-	out.Values = nil
-	for _, v := range in.Values {
-		if (len(s.Types) == 0 || slices.Contains(s.Types, v.Type)) && (s.Warninglisted || !c.benign[v]) {
-			out.Values = append(out.Values, v)
+	keep := func(v Value) bool {
+		return (len(s.Types) == 0 || slices.Contains(s.Types, v.Type)) && (s.Warninglisted || !c.benign[v])
+	}
+	// The record's values are shared unless some are left out.
+	if all := in.Values; slices.ContainsFunc(all, func(v Value) bool { return !keep(v) }) {
+		out.Values = nil
+		for _, v := range all {
+			if keep(v) {
+				out.Values = append(out.Values, v)
+			}
 		}
-	}
-	if len(out.Values) == 0 {
-		return nil
-	}
-	if len(out.Values) == len(in.Values) {
-		out.Values = in.Values // share the slice: nothing was left out
+		if len(out.Values) == 0 {
+			return false
+		}
 	}
 	for _, sh := range c.sighted[in.ID] {
 		sv := sh.at(p)
-		if sv == nil || sv.of != in.ID || sv.obj.Revoked || !access.Visible(w.Viewer, &sv.obj) {
+		if sv == nil || sv.of != in.ID || sv.obj.Revoked || !access.Visible(w.Viewer, sv.obj) {
 			continue
 		}
 		if sv.fp {
@@ -450,10 +493,7 @@ func (c *Catalog) eval(h *history, w *View, p Point) *Indicator {
 			out.Sightings += sv.count
 		}
 	}
-	if (out.FalsePositives > 0 && !s.FalsePositives) || out.Sightings < s.MinSightings {
-		return nil
-	}
-	return &out
+	return (out.FalsePositives == 0 || s.FalsePositives) && out.Sightings >= s.MinSightings
 }
 
 // Select returns what w exports at p, most relevant first (see Selection.Limit).
@@ -468,14 +508,22 @@ const selectShare = 4096
 
 func (c *Catalog) selectAll(w *View, p Point) []*Indicator {
 	// Judging a million indicators for one viewer is a second of work for one core, and
-	// each judgement stands alone, so the cores share it, a contiguous part each.
+	// each judgement stands alone, so the cores share it, a contiguous part each. What they
+	// select is allocated a slab at a time, not an indicator at a time.
 	parts := make([][]*Indicator, min(runtime.GOMAXPROCS(0), max(len(c.hists)/selectShare, 1)))
 	var wg sync.WaitGroup
 	for i := range parts {
 		wg.Go(func() {
+			var slab []Indicator
 			for _, h := range c.hists[i*len(c.hists)/len(parts) : (i+1)*len(c.hists)/len(parts)] {
-				if ind := c.eval(h, w, p); ind != nil {
+				if len(slab) == cap(slab) {
+					slab = make([]Indicator, 0, selectShare)
+				}
+				slab = slab[:len(slab)+1]
+				if ind := &slab[len(slab)-1]; c.evalInto(h, w, p, ind) {
 					parts[i] = append(parts[i], ind)
+				} else {
+					slab = slab[:len(slab)-1]
 				}
 			}
 		})

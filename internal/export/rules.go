@@ -197,7 +197,18 @@ func writeSnort(w *bufio.Writer, inds []*Indicator, m Meta) error {
 // value and place (ip, dns, sni, http), which is what its stable signature id derives from.
 // Suricata and Snort differ only in the bodies.
 func collectRules(inds []*Indicator, bodies func(ind *Indicator, v Value, add func(place, body string))) []rule {
-	var rules []rule
+	// Sized for the most rules the engines write (two for a domain, one for anything else):
+	// growing a slice of a million rules copies it over and over.
+	n := 0
+	for _, ind := range inds {
+		for _, v := range ind.Values {
+			n++
+			if v.Type == "domain-name" {
+				n++
+			}
+		}
+	}
+	rules := make([]rule, 0, n)
 	for _, ind := range inds {
 		for _, v := range ind.Values {
 			key := ind.ID + "\x00" + v.Type + "\x00" + v.Value

@@ -518,11 +518,24 @@ func (b *Barrier) Decrypt(loc Location, ciphertext []byte) ([]byte, error) {
 	if s.sealed() {
 		return nil, s.sealedErr()
 	}
-	plain, _, _, err := b.decrypt(s, loc, ciphertext)
+	plain, _, _, err := b.decrypt(nil, s, loc, ciphertext)
 	return plain, err
 }
 
-func (b *Barrier) decrypt(s *state, loc Location, c []byte) ([]byte, *state, uint32, error) {
+// DecryptAppend is Decrypt appending the plaintext to dst; on an error dst is returned as it was.
+func (b *Barrier) DecryptAppend(dst []byte, loc Location, ciphertext []byte) ([]byte, error) {
+	s := b.state.Load()
+	if s.sealed() {
+		return dst, s.sealedErr()
+	}
+	out, _, _, err := b.decrypt(dst, s, loc, ciphertext)
+	if err != nil {
+		return dst, err
+	}
+	return out, nil
+}
+
+func (b *Barrier) decrypt(dst []byte, s *state, loc Location, c []byte) ([]byte, *state, uint32, error) {
 	if err := loc.check(); err != nil {
 		return nil, nil, 0, err
 	}
@@ -534,7 +547,7 @@ func (b *Barrier) decrypt(s *state, loc Location, c []byte) ([]byte, *state, uin
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	plain, err := a.Open(nil, c[5:headerSize], c[headerSize:], loc.aad(c[:headerSize]))
+	plain, err := a.Open(dst, c[5:headerSize], c[headerSize:], loc.aad(c[:headerSize]))
 	if err != nil {
 		return nil, nil, 0, hub.Errorf(hub.EIntegrity, "sealed value at %s does not authenticate: it was altered, moved from another place, or sealed under since-replaced workspace keys", loc)
 	}
@@ -548,7 +561,7 @@ func (b *Barrier) Rewrap(loc Location, ciphertext []byte) ([]byte, bool, error) 
 	if s.sealed() {
 		return nil, false, s.sealedErr()
 	}
-	plain, s, term, err := b.decrypt(s, loc, ciphertext)
+	plain, s, term, err := b.decrypt(nil, s, loc, ciphertext)
 	if err != nil {
 		return nil, false, err
 	}

@@ -785,8 +785,37 @@ func TestRefreshPastStaleSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, _, term, err := r.decrypt(stale, loc, c)
+	got, _, term, err := r.decrypt(nil, stale, loc, c)
 	if err != nil || string(got) != "term 3" || term != 3 {
 		t.Fatalf("decrypt with a stale snapshot = %q, term %d, %v; want term 3", got, term, err)
+	}
+}
+
+// TestDecryptAppend: the plaintext goes after what dst holds, and a value that does not
+// authenticate leaves dst as it was.
+func TestDecryptAppend(t *testing.T) {
+	b, _, _ := newTestBarrier(t, "a")
+	loc := Location{"a", "export", "7", ""}
+	for _, s := range []Sealer{b, Plain{}} {
+		c, err := s.Encrypt(loc, []byte("record"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.DecryptAppend([]byte("prev|"), loc, c)
+		if err != nil || string(got) != "prev|record" {
+			t.Fatalf("%T.DecryptAppend = %q, %v; want %q", s, got, err, "prev|record")
+		}
+	}
+	c, err := b.Encrypt(loc, []byte("record"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c[len(c)-1] ^= 1
+	dst := make([]byte, 5, 64)
+	copy(dst, "prev|")
+	got, err := b.DecryptAppend(dst, loc, c)
+	wantCode(t, "DecryptAppend of an altered value", err, hub.EIntegrity)
+	if string(got) != "prev|" {
+		t.Errorf("DecryptAppend of an altered value = %q; want dst as it was", got)
 	}
 }

@@ -93,6 +93,9 @@ func (l Location) aad(header []byte) []byte {
 type Sealer interface {
 	Encrypt(loc Location, plaintext []byte) ([]byte, error)
 	Decrypt(loc Location, ciphertext []byte) ([]byte, error)
+	// DecryptAppend is Decrypt appending the plaintext to dst, so that a reader of many small
+	// values (export records) opens them into one buffer rather than one allocation each.
+	DecryptAppend(dst []byte, loc Location, ciphertext []byte) ([]byte, error)
 }
 
 // Plain is a Sealer that does not encrypt: Encrypt and Decrypt return a copy of their input.
@@ -109,6 +112,11 @@ func (Plain) Encrypt(_ Location, plaintext []byte) ([]byte, error) {
 // Decrypt returns a copy of ciphertext.
 func (Plain) Decrypt(_ Location, ciphertext []byte) ([]byte, error) {
 	return append([]byte(nil), ciphertext...), nil
+}
+
+// DecryptAppend appends ciphertext to dst.
+func (Plain) DecryptAppend(dst []byte, _ Location, ciphertext []byte) ([]byte, error) {
+	return append(dst, ciphertext...), nil
 }
 
 var (

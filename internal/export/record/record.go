@@ -200,15 +200,15 @@ func (r *Record) Marshal() []byte {
 	return binary.AppendUvarint(b, uint64(r.Count))
 }
 
-// Unmarshal reads a record that Marshal wrote, stored at seq in workspace.
-func Unmarshal(seq int64, workspace string, b []byte) (*Record, error) {
-	// One string holds every string of the record: a million records decode with a million
-	// allocations for their strings, not ten million.
-	d := decoder{b: string(b)}
+// Unmarshal reads into r a record that Marshal wrote, stored at seq in workspace. The record's
+// strings are parts of s: a caller that decodes many records from one string (one allocation
+// for a page of them, not one per record) keeps that string alive as long as any of them.
+func (r *Record) Unmarshal(seq int64, workspace string, s string) error {
+	d := decoder{b: s}
 	if d.byte() != format {
-		return nil, hub.Errorf(hub.EIntegrity, "export record %d: unknown format", seq)
+		return hub.Errorf(hub.EIntegrity, "export record %d: unknown format", seq)
 	}
-	r := &Record{Object: hub.Object{Seq: seq, Workspace: workspace}}
+	*r = Record{Object: hub.Object{Seq: seq, Workspace: workspace}}
 	o := &r.Object
 	o.ID, o.Type, o.Author = d.string(), d.string(), d.string()
 	o.TLP = hub.TLP(d.uvarint())
@@ -230,9 +230,9 @@ func Unmarshal(seq int64, workspace string, b []byte) (*Record, error) {
 	}
 	r.Of, r.FalsePositive, r.Count = d.string(), d.bool(), int(d.uvarint())
 	if d.bad || len(d.b) != 0 {
-		return nil, hub.Errorf(hub.EIntegrity, "export record %d is malformed", seq)
+		return hub.Errorf(hub.EIntegrity, "export record %d is malformed", seq)
 	}
-	return r, nil
+	return nil
 }
 
 func appendString(b []byte, s string) []byte {

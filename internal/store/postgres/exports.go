@@ -6,6 +6,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"cshub/internal/hub"
+	"cshub/internal/store"
 )
 
 // copyRecords copies the export records of rows and raises the backfill mark past
@@ -54,15 +55,16 @@ func (db *DB) ExportRecords(ctx context.Context, after int64, limit int) ([]hub.
 		return nil, 0, mapErr(err, "list export records")
 	}
 	defer rows.Close()
-	recs := make([]hub.ExportRecord, 0, limit)
+	page := store.NewRecordPage(limit)
+	var seq int64
 	for rows.Next() {
-		var r hub.ExportRecord
-		if err := rows.Scan(&r.Seq, &r.Workspace, &r.Sealed); err != nil {
+		if err := rows.Scan(&seq, nil, nil); err != nil {
 			return nil, 0, mapErr(err, "read export record")
 		}
-		recs = append(recs, r)
+		raw := rows.RawValues() // workspace is text and record bytea: their wire bytes are their values
+		page.Add(seq, raw[1], raw[2])
 	}
-	return recs, missing, mapErr(rows.Err(), "list export records")
+	return page.Records(), missing, mapErr(rows.Err(), "list export records")
 }
 
 // PutExportRecords stores the records of versions that lack one; see hub.ObjectStore.

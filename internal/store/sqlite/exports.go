@@ -5,6 +5,7 @@ import (
 	"database/sql"
 
 	"cshub/internal/hub"
+	"cshub/internal/store"
 )
 
 // insertRecords writes the export records of the inserted rows and raises the backfill mark
@@ -74,15 +75,16 @@ func (db *DB) ExportRecords(ctx context.Context, after int64, limit int) ([]hub.
 		return nil, 0, mapErr(err, "list export records")
 	}
 	defer rows.Close()
-	recs := make([]hub.ExportRecord, 0, limit)
+	page := store.NewRecordPage(limit)
+	var seq int64
+	var ws, sealed sql.RawBytes // reused: Scan copies into them
 	for rows.Next() {
-		var r hub.ExportRecord
-		if err := rows.Scan(&r.Seq, &r.Workspace, &r.Sealed); err != nil {
+		if err := rows.Scan(&seq, &ws, &sealed); err != nil {
 			return nil, 0, mapErr(err, "read export record")
 		}
-		recs = append(recs, r)
+		page.Add(seq, ws, sealed)
 	}
-	return recs, missing, mapErr(rows.Err(), "list export records")
+	return page.Records(), missing, mapErr(rows.Err(), "list export records")
 }
 
 // PutExportRecords stores the records of versions that lack one; see hub.ObjectStore.
