@@ -136,6 +136,10 @@ func FuzzWriteEventOracle(f *testing.F) {
 		{` {"typ\u0065":"report","id":"report--1","created_by_ref":"identity--1","published":"2024-05-01T00:00:00Z","object_marking_refs":["marking-definition--f88d31f6-486f-44da-b317-01333bde0b82"]} `,
 			`{"type":"identity","id":"identity--1","name":"CIRCL","number":1e400}`},
 		{`null`, `{"type":"network-traffic","id":"n--1","src_ref":"ipv6-addr--1","src_port":-0.5e1}`},
+		{`{"type":"indicator","id":"indicator--1","pattern":"[file:hashes.'SHA-256' = '0a1b']","pattern_type":"stix","object_marking_refs":["marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da"]}`,
+			`{"type":"indicator","id":"indicator--2","pattern":"[ipv4-addr:value = '198.51.100.0/24']","pattern_type":"stix"}`},
+		{`{"type":"indicator","id":"indicator--1","pattern":"[file:hashes.'' = 'a']","pattern_type":"stix"}`,
+			`{"type":"indicator","id":"indicator--2","pattern":"[domain-name:value = 'a\\'b'] AND [url:value = 'c']","pattern_type":"stix"}`},
 	} {
 		f.Add([]byte(s[0]), []byte(s[1]))
 	}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // sobj is what FromSTIX reads of one STIX object. A property that is absent or of another
@@ -39,22 +40,24 @@ type sobj struct {
 // maxDepth is encoding/json's nesting limit, which FromSTIX keeps.
 const maxDepth = 10000
 
-// decodeObject reads one stored STIX object. It scans the JSON itself, taking only the
-// properties FromSTIX uses; what the scanner refuses, encoding/json explains.
-func decodeObject(b []byte) (*sobj, error) {
-	d := scanner{s: string(b)}
-	if o, ok := d.object(); ok {
-		return o, nil
+// decodeObject reads one stored STIX object into o. It scans the JSON itself, taking only the
+// properties FromSTIX uses; what the scanner refuses, encoding/json explains. o's strings share
+// b's memory: b must not change while o is in use.
+func decodeObject(b []byte, o *sobj) error {
+	d := scanner{s: unsafe.String(unsafe.SliceData(b), len(b))}
+	if d.object(o) {
+		return nil
 	}
+	*o = sobj{}
 	var m map[string]any
 	err := json.Unmarshal(b, &m)
 	switch {
 	case err != nil:
-		return nil, err
+		return err
 	case m == nil: // null, which encoding/json reads as an empty map
-		return &sobj{}, nil
+		return nil
 	}
-	return nil, errors.New("misp: the STIX object scanner refused what encoding/json reads")
+	return errors.New("misp: the STIX object scanner refused what encoding/json reads")
 }
 
 // scanner checks JSON as strictly as encoding/json and cuts the top-level properties out of it.
@@ -75,15 +78,14 @@ func (d *scanner) ws() {
 	}
 }
 
-// object reads the whole input as one JSON object; ok is false for anything else.
-func (d *scanner) object() (*sobj, bool) {
+// object reads the whole input as one JSON object into o; it is false for anything else.
+func (d *scanner) object(o *sobj) bool {
 	d.ws()
 	if d.i >= len(d.s) || d.s[d.i] != '{' {
-		return nil, false
+		return false
 	}
 	d.i++
 	d.depth = 1
-	o := &sobj{}
 	d.ws()
 	if d.i < len(d.s) && d.s[d.i] == '}' {
 		d.i++
@@ -91,29 +93,29 @@ func (d *scanner) object() (*sobj, bool) {
 		for {
 			k, ok := d.key()
 			if !ok {
-				return nil, false
+				return false
 			}
 			start := d.i
 			if !d.value() {
-				return nil, false
+				return false
 			}
 			o.set(k, d.s[start:d.i])
 			d.ws()
 			if d.i >= len(d.s) {
-				return nil, false
+				return false
 			}
 			if d.s[d.i] == '}' {
 				d.i++
 				break
 			}
 			if d.s[d.i] != ',' {
-				return nil, false
+				return false
 			}
 			d.i++
 		}
 	}
 	d.ws()
-	return o, d.i == len(d.s)
+	return d.i == len(d.s)
 }
 
 // key reads a property name and the colon after it, leaving d at the value.
