@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"fmt"
 	"io"
+	"math/rand/v2"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"cshub/internal/hub"
 )
@@ -146,4 +150,43 @@ func FuzzWriteEventOracle(f *testing.F) {
 	f.Fuzz(func(t *testing.T, a, b []byte) {
 		sameAsOracle(t, [][]byte{a, b})
 	})
+}
+
+// syntheticIndicators returns n indicators of the shape and mix the export benchmarks store
+// (bench.SyntheticIndicators, which this package's tests cannot import): IPv4 addresses and
+// blocks, domains and SHA-256 hashes, TLP-marked, with a few labels and descriptions.
+func syntheticIndicators(n int) [][]byte {
+	r := rand.New(rand.NewPCG(1, 14))
+	markings := []string{"marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487", "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb",
+		"marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421", "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003"}
+	out := make([][]byte, n)
+	for i := range out {
+		var typ, value string
+		switch p := r.IntN(100); {
+		case p < 60:
+			a := netip.AddrFrom4([4]byte{byte(1 + r.IntN(222)), byte(r.IntN(256)), byte(r.IntN(256)), byte(r.IntN(256))})
+			typ, value = "ipv4-addr:value", a.String()
+			if r.IntN(4) == 0 {
+				value = netip.PrefixFrom(a, 16+r.IntN(15)).Masked().String()
+			}
+		case p < 85:
+			typ, value = "domain-name:value", fmt.Sprintf("h%x.example%d.com", r.Uint32(), r.IntN(100))
+		default:
+			typ, value = "file:hashes.'SHA-256'", fmt.Sprintf("%016x%016x%016x%016x", r.Uint64(), r.Uint64(), r.Uint64(), r.Uint64())
+		}
+		ts := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(r.IntN(365*24*3600)) * time.Second).Format("2006-01-02T15:04:05.000Z")
+		extra := ""
+		if r.IntN(10) == 0 {
+			extra = `,"labels":["phishing","misp:type=\"x\""],"description":"seen <here> & there"`
+		}
+		out[i] = fmt.Appendf(nil, `{"type":"indicator","spec_version":"2.1","id":"indicator--%08x-0000-4000-8000-%012x","created":"%s","modified":"%s","name":"Synthetic %s","indicator_types":["malicious-activity"],"pattern":"[%s = '%s']","pattern_type":"stix","valid_from":"%s","confidence":%d,"object_marking_refs":["%s"]%s}`,
+			i, r.Uint64()>>16, ts, ts, value, typ, value, ts, r.IntN(101), markings[r.IntN(len(markings))], extra)
+	}
+	return out
+}
+
+// TestWriteEventOracleSynthetic compares on the indicators the export benchmarks measure, the
+// shape simplePattern maps without the parser.
+func TestWriteEventOracleSynthetic(t *testing.T) {
+	sameAsOracle(t, syntheticIndicators(20000))
 }
