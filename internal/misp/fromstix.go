@@ -171,22 +171,15 @@ func (x *exporter) run(objs []sobj) {
 			break
 		}
 	}
-	// Order: the report's object_refs first, then the rest as given.
+	// Order: the report's object_refs first, then the rest as given, each id once.
 	order := make([]*sobj, 0, len(objs))
-	seen := make(map[string]bool, len(objs))
-	if rep != nil {
-		for _, r := range rep.refs {
-			if o, ok := x.byID[r]; ok && !seen[r] {
-				order = append(order, o)
-				seen[r] = true
-			}
+	if rep == nil && len(x.byID) == len(objs) {
+		// An export's indicators have distinct ids: no need for a set of a million of them.
+		for i := range objs {
+			order = append(order, &objs[i])
 		}
-	}
-	for i := range objs {
-		if o := &objs[i]; !seen[o.id] {
-			order = append(order, o)
-			seen[o.id] = true
-		}
+	} else {
+		order = x.order(rep, objs, order)
 	}
 
 	var ev struct {
@@ -303,6 +296,26 @@ func (x *exporter) run(objs []sobj) {
 		b = appendTag(b, t)
 	}
 	x.buf = append(b, "]}}"...)
+}
+
+// order appends to order the report's object_refs, then the other objects as given, each id once.
+func (x *exporter) order(rep *sobj, objs []sobj, order []*sobj) []*sobj {
+	seen := make(map[string]bool, len(objs))
+	if rep != nil {
+		for _, r := range rep.refs {
+			if o, ok := x.byID[r]; ok && !seen[r] {
+				order = append(order, o)
+				seen[r] = true
+			}
+		}
+	}
+	for i := range objs {
+		if o := &objs[i]; !seen[o.id] {
+			order = append(order, o)
+			seen[o.id] = true
+		}
+	}
+	return order
 }
 
 // appendTag appends a MISP tag, {"name":t}.

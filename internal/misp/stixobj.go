@@ -13,17 +13,30 @@ import (
 // JSON type reads as the zero value, as a type assertion on encoding/json's map[string]any
 // would; of a repeated property the last one counts, as it does there.
 type sobj struct {
-	typ, id, name, description, created, modified, published, firstSeen string
-	createdByRef, sightingOfRef, pattern, patternType                   string
-	value, key, subject, dstRef, srcRef, payloadBin                     string
+	typ, id, name, description, created, modified string
+	createdByRef, pattern, patternType            string
+	hasCreated                                    bool
+	labels, markings                              []string
 
-	mispUUID, mispDate, mispThreatLevel, mispAnalysis, mispDistribution string
-	mispType, mispCategory, mispName, mispMetaCategory, mispTemplate    string
-	mispGalaxyType, mispCluster, mispSightingType, mispSource           string
-	mispValue                                                           string
-	hasMispValue, mispPublished, mispToIDs, hasCreated                  bool
+	// patternAttrs is indicatorAttrs of an indicator that needs them, worked out beside the
+	// decoding so that the cores share the pattern parsing too.
+	patternAttrs []*outAttr
 
-	labels, markings, refs []string
+	// The properties of other objects than indicators: apart, so that the million indicators of
+	// an export, which the garbage collector scans while they are held, are a third the size.
+	// Objects without any share noRare.
+	*rare
+}
+
+type rare struct {
+	published, firstSeen, sightingOfRef                  string
+	value, key, subject, dstRef, srcRef, payloadBin      string
+	mispUUID, mispDate, mispThreatLevel, mispAnalysis    string
+	mispDistribution, mispType, mispCategory, mispName   string
+	mispMetaCategory, mispTemplate, mispGalaxyType       string
+	mispCluster, mispSightingType, mispSource, mispValue string
+	hasMispValue, mispPublished, mispToIDs               bool
+	refs                                                 []string
 
 	number, dstPort, srcPort          float64
 	hasNumber, hasDstPort, hasSrcPort bool
@@ -31,10 +44,16 @@ type sobj struct {
 	// Raw JSON of the properties few objects have, decoded when used: x_misp_attributes and
 	// external_references when lists, hashes when an object.
 	mispAttrs, extRefs, hashes string
+}
 
-	// patternAttrs is indicatorAttrs of an indicator that needs them, worked out beside the
-	// decoding so that the cores share the pattern parsing too.
-	patternAttrs []*outAttr
+var noRare rare
+
+// own gives o a rare part of its own, to set.
+func (o *sobj) own() *rare {
+	if o.rare == nil {
+		o.rare = &rare{}
+	}
+	return o.rare
 }
 
 // maxDepth is encoding/json's nesting limit, which FromSTIX keeps.
@@ -44,6 +63,11 @@ const maxDepth = 10000
 // properties FromSTIX uses; what the scanner refuses, encoding/json explains. o's strings share
 // b's memory: b must not change while o is in use.
 func decodeObject(b []byte, o *sobj) error {
+	defer func() {
+		if o.rare == nil {
+			o.rare = &noRare
+		}
+	}()
 	d := scanner{s: unsafe.String(unsafe.SliceData(b), len(b))}
 	if d.object(o) {
 		return nil
@@ -360,81 +384,85 @@ func (o *sobj) set(k, v string) {
 	case "modified":
 		o.modified = jsonStr(v)
 	case "published":
-		o.published = jsonStr(v)
+		o.own().published = jsonStr(v)
 	case "first_seen":
-		o.firstSeen = jsonStr(v)
+		o.own().firstSeen = jsonStr(v)
 	case "created_by_ref":
 		o.createdByRef = jsonStr(v)
 	case "sighting_of_ref":
-		o.sightingOfRef = jsonStr(v)
+		o.own().sightingOfRef = jsonStr(v)
 	case "pattern":
 		o.pattern = jsonStr(v)
 	case "pattern_type":
 		o.patternType = jsonStr(v)
 	case "value":
-		o.value = jsonStr(v)
+		o.own().value = jsonStr(v)
 	case "key":
-		o.key = jsonStr(v)
+		o.own().key = jsonStr(v)
 	case "subject":
-		o.subject = jsonStr(v)
+		o.own().subject = jsonStr(v)
 	case "dst_ref":
-		o.dstRef = jsonStr(v)
+		o.own().dstRef = jsonStr(v)
 	case "src_ref":
-		o.srcRef = jsonStr(v)
+		o.own().srcRef = jsonStr(v)
 	case "payload_bin":
-		o.payloadBin = jsonStr(v)
+		o.own().payloadBin = jsonStr(v)
 	case "x_misp_uuid":
-		o.mispUUID = jsonStr(v)
+		o.own().mispUUID = jsonStr(v)
 	case "x_misp_date":
-		o.mispDate = jsonStr(v)
+		o.own().mispDate = jsonStr(v)
 	case "x_misp_threat_level_id":
-		o.mispThreatLevel = jsonStr(v)
+		o.own().mispThreatLevel = jsonStr(v)
 	case "x_misp_analysis":
-		o.mispAnalysis = jsonStr(v)
+		o.own().mispAnalysis = jsonStr(v)
 	case "x_misp_distribution":
-		o.mispDistribution = jsonStr(v)
+		o.own().mispDistribution = jsonStr(v)
 	case "x_misp_type":
-		o.mispType = jsonStr(v)
+		o.own().mispType = jsonStr(v)
 	case "x_misp_category":
-		o.mispCategory = jsonStr(v)
+		o.own().mispCategory = jsonStr(v)
 	case "x_misp_name":
-		o.mispName = jsonStr(v)
+		o.own().mispName = jsonStr(v)
 	case "x_misp_meta_category":
-		o.mispMetaCategory = jsonStr(v)
+		o.own().mispMetaCategory = jsonStr(v)
 	case "x_misp_template_uuid":
-		o.mispTemplate = jsonStr(v)
+		o.own().mispTemplate = jsonStr(v)
 	case "x_misp_galaxy_type":
-		o.mispGalaxyType = jsonStr(v)
+		o.own().mispGalaxyType = jsonStr(v)
 	case "x_misp_cluster_value":
-		o.mispCluster = jsonStr(v)
+		o.own().mispCluster = jsonStr(v)
 	case "x_misp_sighting_type":
-		o.mispSightingType = jsonStr(v)
+		o.own().mispSightingType = jsonStr(v)
 	case "x_misp_source":
-		o.mispSource = jsonStr(v)
+		o.own().mispSource = jsonStr(v)
 	case "x_misp_value":
-		o.mispValue, o.hasMispValue = jsonStr(v), v[0] == '"'
+		r := o.own()
+		r.mispValue, r.hasMispValue = jsonStr(v), v[0] == '"'
 	case "x_misp_published":
-		o.mispPublished = v == "true"
+		o.own().mispPublished = v == "true"
 	case "x_misp_to_ids":
-		o.mispToIDs = v == "true"
+		o.own().mispToIDs = v == "true"
 	case "labels":
 		o.labels = jsonStrs(v)
 	case "object_marking_refs":
 		o.markings = jsonStrs(v)
 	case "object_refs":
-		o.refs = jsonStrs(v)
+		o.own().refs = jsonStrs(v)
 	case "number":
-		o.number, o.hasNumber = jsonNum(v)
+		r := o.own()
+		r.number, r.hasNumber = jsonNum(v)
 	case "dst_port":
-		o.dstPort, o.hasDstPort = jsonNum(v)
+		r := o.own()
+		r.dstPort, r.hasDstPort = jsonNum(v)
 	case "src_port":
-		o.srcPort, o.hasSrcPort = jsonNum(v)
+		r := o.own()
+		r.srcPort, r.hasSrcPort = jsonNum(v)
 	case "x_misp_attributes":
-		o.mispAttrs = rawIf(v, '[')
+		o.own().mispAttrs = rawIf(v, '[')
 	case "external_references":
-		o.extRefs = rawIf(v, '[')
+		o.own().extRefs = rawIf(v, '[')
 	case "hashes":
-		o.hashes = rawIf(v, '{')
+		o.own().hashes = rawIf(v, '{')
 	}
 }
 
