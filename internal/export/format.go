@@ -215,13 +215,8 @@ func writeMISP(w *bufio.Writer, inds []*Indicator, _ Meta) error {
 	for i, ind := range inds {
 		bodies[i] = ind.Body
 	}
-	b, err := misp.FromSTIX(bodies)
-	if err != nil {
+	if err := misp.WriteEvent(w, bodies); err != nil {
 		return err
 	}
-	w.Write(b)
-	if len(b) > 0 && b[len(b)-1] != '\n' {
-		w.WriteByte('\n')
-	}
-	return nil
+	return w.WriteByte('\n')
 }
