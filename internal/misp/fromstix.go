@@ -189,7 +189,9 @@ func (x *exporter) run(objs []sobj) {
 		orgc                                          *sobj
 	}
 	if rep != nil {
-		ev.uuid = cmp(rep.mispUUID, rep.uuid())
+		// A report whose id has no uuid part would give an event MISP cannot take: name it
+		// after the report's id instead, as other objects without one are.
+		ev.uuid = cmp(cmp(rep.mispUUID, rep.uuid()), uuid5("report:"+rep.id))
 		ev.info = rep.name
 		ev.date = rep.mispDate
 		if ev.date == "" && len(rep.published) >= 10 {

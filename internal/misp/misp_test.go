@@ -613,6 +613,8 @@ func FuzzFromSTIX(f *testing.F) {
 	f.Add([]byte(`{"type":"x509-certificate","id":"x509-certificate--1","hashes":{"SHA-1":[]}}`), []byte(`{"type":"sighting","id":"sighting--1","sighting_of_ref":"x"}`))
 	f.Add([]byte(`{"type":"network-traffic","id":"network-traffic--1","dst_ref":"ipv4-addr--1","dst_port":"80"}`), []byte(`{"type":"ipv4-addr","id":"ipv4-addr--1","value":1}`))
 	f.Add([]byte(`{"type":"indicator","id":"indicator--1","x_misp_attributes":[1,{"value":2}],"labels":"x"}`), []byte(`{}`))
+	// A report without a uuid in its id once gave an event with neither uuid nor info.
+	f.Add([]byte(`{"type":"0","id":"0"}`), []byte(`{"type":"report","id":"--"}`))
 	f.Fuzz(func(t *testing.T, a, b []byte) {
 		out, err := FromSTIX([][]byte{a, b})
 		if err != nil {

@@ -206,7 +206,7 @@ func (x *oldExporter) run(objs []oldObj) ([]byte, error) {
 	}
 
 	if rep != nil {
-		ev.UUID = cmp(rep.str("x_misp_uuid"), rep.uuid())
+		ev.UUID = cmp(cmp(rep.str("x_misp_uuid"), rep.uuid()), uuid5("report:"+rep.str("id")))
 		ev.Info = rep.str("name")
 		ev.Date = rep.str("x_misp_date")
 		if ev.Date == "" && len(rep.str("published")) >= 10 {
