@@ -727,6 +727,12 @@ func indicatorAttrs(o *sobj) []*outAttr {
 	if t, v, ok := simplePattern(p); ok {
 		return []*outAttr{{Type: t, Value: v, ToIDs: true}}
 	}
+	return patternAttrs(o.id, p)
+}
+
+// patternAttrs maps the STIX pattern p of indicator id through the pattern parser: one attribute
+// per comparison MISP has a type for, or the whole pattern as one stix2-pattern attribute.
+func patternAttrs(id, p string) []*outAttr {
 	whole := []*outAttr{{Type: "stix2-pattern", Value: p, ToIDs: true}}
 	pat, err := pattern.Parse(p)
 	if err != nil {
@@ -807,7 +813,7 @@ func indicatorAttrs(o *sobj) []*outAttr {
 	}
 	for i, a := range out {
 		if i > 0 {
-			a.UUID = uuid5(o.id + "/" + strconv.Itoa(i))
+			a.UUID = uuid5(id + "/" + strconv.Itoa(i))
 		}
 	}
 	return out

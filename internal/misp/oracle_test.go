@@ -17,7 +17,6 @@ import (
 
 	"cshub/internal/hub"
 	"cshub/internal/stix"
-	"cshub/internal/stix/pattern"
 )
 
 // The MISP event oldFromSTIX writes. Field order is MISP's; empty lists stay, as MISP writes them.
@@ -534,7 +533,9 @@ func (x *oldExporter) scoAttrs(id string) []*oldAttr {
 	return nil
 }
 
-// oldIndicatorAttrs maps an indicator without MISP bookkeeping to attributes.
+// oldIndicatorAttrs maps an indicator without MISP bookkeeping to attributes. It always takes
+// the pattern parser's path (patternAttrs, unchanged from the old conversion), so the oracle checks
+// simplePattern's shortcut against it.
 func oldIndicatorAttrs(o oldObj) []*oldAttr {
 	p := o.str("pattern")
 	switch pt := o.str("pattern_type"); pt {
@@ -544,88 +545,9 @@ func oldIndicatorAttrs(o oldObj) []*oldAttr {
 	default:
 		return nil
 	}
-	whole := []*oldAttr{{Type: "stix2-pattern", Value: p, ToIDs: true}}
-	pat, err := pattern.Parse(p)
-	if err != nil {
-		return whole
-	}
 	var out []*oldAttr
-	var ntValue, ntPort string
-	ok := true
-	walkComparisons(pat.Expr, func(c *pattern.Comparison) {
-		if c.Negated || c.Op != pattern.OpEQ || c.Value == nil {
-			ok = false
-			return
-		}
-		var v string
-		switch c.Value.Kind {
-		case pattern.LitString:
-			v = c.Value.Str
-		case pattern.LitInt:
-			v = strconv.FormatInt(c.Value.Int, 10)
-		default:
-			ok = false
-			return
-		}
-		prop := c.Path.Property()
-		t := ""
-		switch c.Path.Type + ":" + prop {
-		case "ipv4-addr:value", "ipv6-addr:value":
-			t = "ip-dst"
-		case "domain-name:value":
-			t = "domain"
-		case "url:value":
-			t = "url"
-		case "email-addr:value":
-			t = "email"
-		case "file:name":
-			t = "filename"
-		case "mutex:name":
-			t = "mutex"
-		case "mac-addr:value":
-			t = "mac-address"
-		case "windows-registry-key:key":
-			t = "regkey"
-		case "email-message:subject":
-			t = "email-subject"
-		case "autonomous-system:number":
-			t, v = "AS", "AS"+v
-		case "network-traffic:dst_ref.value":
-			ntValue = v
-			return
-		case "network-traffic:dst_port":
-			ntPort = v
-			return
-		case "network-traffic:dst_ref.type":
-			return
-		}
-		if t == "" && c.Path.Type == "file" && len(c.Path.Steps) == 2 && c.Path.Steps[0].Name == "hashes" {
-			t = mispHashType(c.Path.Steps[1].Name)
-		}
-		if t == "" {
-			ok = false
-			return
-		}
-		out = append(out, &oldAttr{Type: t, Value: v, ToIDs: true})
-	})
-	switch {
-	case ntValue != "" && ntPort != "":
-		out = append(out, &oldAttr{Type: "ip-dst|port", Value: ntValue + "|" + ntPort, ToIDs: true})
-	case ntValue != "":
-		out = append(out, &oldAttr{Type: "ip-dst", Value: ntValue, ToIDs: true})
-	case ntPort != "":
-		ok = false
-	}
-	if !ok || len(out) == 0 {
-		return whole
-	}
-	if len(out) == 2 && out[0].Type == "filename" && hashAlgorithms[out[1].Type].key != "" {
-		out = []*oldAttr{{Type: "filename|" + out[1].Type, Value: out[0].Value + "|" + out[1].Value, ToIDs: true}}
-	}
-	for i, a := range out {
-		if i > 0 {
-			a.UUID = uuid5(o.str("id") + "/" + strconv.Itoa(i))
-		}
+	for _, a := range patternAttrs(o.str("id"), p) {
+		out = append(out, &oldAttr{UUID: a.UUID, Type: a.Type, Value: a.Value, ToIDs: a.ToIDs})
 	}
 	return out
 }
