@@ -133,16 +133,18 @@ func fillExportStore(ctx context.Context, src ExportSource, n int) ([]byte, erro
 // of src, from nothing in memory: open the store, unseal it, read every
 // indicator, select what organisation "peer" may take away and write it in format to io.Discard.
 // Beside it, in the same run, it measures the scans of the same versions from the store as
-// stored (sealed, not decoded): of their objects, which a format that needs bodies reads, and
-// of their export records, which the others read; those are the floors that reading alone
-// costs. It returns the rows and the number of indicators exported.
+// stored (sealed, not decoded): of their objects, as ListObjects pages through them, and of
+// what the export reads, their export records and, for a format that needs bodies, their
+// indicators' bodies; those are the floors that reading alone costs. It returns the rows and the number of indicators exported.
 func ExportCold(ctx context.Context, src ExportSource, format string) ([]Row, int, error) {
 	f, err := export.LookupFormat(format)
 	if err != nil {
 		return nil, 0, err
 	}
 	scans := []scan{{what: "scan of the same rows, sealed, not decoded", read: scanObjects}}
-	if !f.Bodies {
+	if f.Bodies {
+		scans = append(scans, scan{what: "scan of their export records and indicator bodies, sealed, not opened", read: scanRecordsBodies})
+	} else {
 		scans = append(scans, scan{what: "scan of their export records, sealed, not opened", read: scanRecords})
 	}
 	for i := range scans {
@@ -235,7 +237,8 @@ func scanStore(ctx context.Context, src ExportSource, read func(ctx context.Cont
 	}
 }
 
-// scanObjects reads a page of whole objects, as an export that keeps bodies does.
+// scanObjects reads a page of whole objects, as a TAXII client or a federation peer pages
+// through them.
 func scanObjects(ctx context.Context, st hub.Store, after int64) (int, int64, error) {
 	objs, err := st.ListObjects(ctx, hub.Filter{Viewer: hub.Viewer{System: true}, Types: hub.ExportedTypes(), AfterSeq: after, Limit: 1000})
 	if err != nil || len(objs) == 0 {
@@ -251,6 +254,17 @@ func scanRecords(ctx context.Context, st hub.Store, after int64) (int, int64, er
 		return 0, 0, err
 	}
 	return len(recs), recs[len(recs)-1].Seq, nil
+}
+
+// scanRecordsBodies reads a page of export records and the bodies of their indicators, as an
+// export that needs bodies does.
+func scanRecordsBodies(ctx context.Context, st hub.Store, after int64) (int, int64, error) {
+	n, last, err := scanRecords(ctx, st, after)
+	if err != nil || n == 0 {
+		return 0, 0, err
+	}
+	_, err = st.Bodies(ctx, "indicator", after, last)
+	return n, last, err
 }
 
 // exportOnce is `cshub export` without its flags and audit entry. It returns the number of

@@ -162,12 +162,8 @@ func NewCatalog(c Config) *Catalog {
 		sights: map[key]*sightings{}, benign: map[Value]bool{}}
 }
 
-// syncPage is how many objects, and recordPage how many export records, Sync reads from the
-// store at once.
-const (
-	syncPage   = 1000
-	recordPage = 10000
-)
+// recordPage is how many export records Sync reads from the store at once.
+const recordPage = 10000
 
 var system = hub.Viewer{System: true}
 
@@ -209,46 +205,85 @@ func (c *Catalog) Sync(ctx context.Context, progress func(loaded int)) (Point, e
 	return Point{Seq: c.seq, Time: c.tick(false)}, nil
 }
 
-// page is one page of versions read by read, or the error that ended the reading: objects
-// with their bodies open when the Catalog keeps bodies, their export records otherwise.
+// page is one page of versions read by read, or the error that ended the reading: their export
+// records and, when the Catalog keeps bodies, the bodies of their indicators (bodies[i] of
+// recs[i]).
 type page struct {
-	objs []*hub.Object
-	recs []record.Record
-	err  error
+	recs   []record.Record
+	bodies [][]byte
+	err    error
 }
 
-func (pg *page) len() int { return len(pg.objs) + len(pg.recs) }
+func (pg *page) len() int { return len(pg.recs) }
 
 // read sends to pages every indicator and sighting version stored after c.seq, a page at a
-// time, then closes it. It reads c.seq before the first send, while Sync holds c.mu and has not
-// yet changed it. Without bodies to keep, it reads the versions' export records, which are a
-// fraction of the objects to read and need no parsing; with bodies, the objects.
+// time, then closes it. It reads the versions' export records, which are a fraction of the
+// objects to read and need no parsing, and with bodies to keep, the bodies of the indicator
+// versions of each page beside them: while one goroutine reads those of a page, another reads
+// the records of the next, each scan a core's work.
 func (c *Catalog) read(ctx context.Context, pages chan<- page) {
+	if !c.keep {
+		c.readRecords(ctx, pages)
+		return
+	}
 	defer close(pages)
-	f := hub.Filter{Viewer: system, Types: hub.ExportedTypes(), AfterSeq: c.seq, AllVersions: c.all,
-		Limit: syncPage, NoTokens: true}
-	for {
-		var pg page
-		if c.keep {
-			pg.objs, pg.err = c.kb.List(ctx, f)
-		} else {
-			// Records come in every version: the Catalog keeps the latest of each itself.
-			pg.recs, pg.err = c.kb.ExportRecords(ctx, f.AfterSeq, recordPage)
+	recs := make(chan page, 1)
+	go c.readRecords(ctx, recs)
+	for pg := range recs {
+		if pg.err == nil {
+			pg.bodies, pg.err = c.kb.ExportBodies(ctx, pg.recs)
+		}
+		if pg.err == nil {
+			pg.recs, pg.bodies = stillStored(pg.recs, pg.bodies)
 		}
 		select {
 		case pages <- pg:
 		case <-ctx.Done():
 			return
 		}
-		switch {
-		case pg.err != nil, c.keep && len(pg.objs) < f.Limit, !c.keep && len(pg.recs) < recordPage:
+		if pg.err != nil {
 			return
-		case c.keep:
-			f.AfterSeq = pg.objs[len(pg.objs)-1].Seq
-		default:
-			f.AfterSeq = pg.recs[len(pg.recs)-1].Object.Seq
 		}
 	}
+}
+
+// readRecords sends to pages the export records of every indicator and sighting version stored
+// after c.seq, a page at a time, then closes it. It reads c.seq before the first send, while
+// Sync holds c.mu and has not yet changed it. Records come in every version: the Catalog keeps
+// the latest of each itself.
+func (c *Catalog) readRecords(ctx context.Context, pages chan<- page) {
+	defer close(pages)
+	after := c.seq
+	for {
+		var pg page
+		pg.recs, pg.err = c.kb.ExportRecords(ctx, after, recordPage)
+		select {
+		case pages <- pg:
+		case <-ctx.Done():
+			return
+		}
+		if pg.err != nil || len(pg.recs) < recordPage {
+			return
+		}
+		after = pg.recs[len(pg.recs)-1].Object.Seq
+	}
+}
+
+// stillStored returns recs and their bodies without the indicator versions that have no body:
+// deleted between the reading of their records and that of the bodies, they are left out as if
+// the page had been read after the deletion, which Forget then skips.
+func stillStored(recs []record.Record, bodies [][]byte) ([]record.Record, [][]byte) {
+	n := 0
+	for i := range recs {
+		if recs[i].Object.Type == "indicator" && bodies[i] == nil {
+			continue
+		}
+		if n < i {
+			recs[n], bodies[n] = recs[i], bodies[i]
+		}
+		n++
+	}
+	return recs[:n], bodies[:n]
 }
 
 // tick returns the current time for a Point or, with after, for a deletion, such that a
@@ -306,9 +341,8 @@ type parsed struct {
 	benign  []Value
 }
 
-// parse reads the records of a page and asks the warninglists about the indicators' values, on
-// every core: reading records from objects (decoding bodies, parsing patterns) costs as much as
-// reading the objects from the store, and the warninglists about as much as the records.
+// parse takes the records of a page and asks the warninglists about the indicators' values, on
+// every core: the warninglists cost about as much as reading the records.
 func (c *Catalog) parse(pg page) []parsed {
 	out := make([]parsed, pg.len())
 	workers := runtime.GOMAXPROCS(0)
@@ -317,16 +351,12 @@ func (c *Catalog) parse(pg page) []parsed {
 		wg.Go(func() {
 			for i := w; i < len(out); i += workers {
 				p := &out[i]
-				if pg.objs != nil {
-					p.rec = record.Of(pg.objs[i], nil)
-				} else {
-					p.rec = &pg.recs[i]
-				}
+				p.rec = &pg.recs[i]
 				if p.exports = exports(p.rec); !p.exports {
 					continue
 				}
 				if c.keep {
-					p.body = pg.objs[i].Body
+					p.body = pg.bodies[i]
 				}
 				if c.wl != nil {
 					for _, val := range p.rec.Values {

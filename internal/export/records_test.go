@@ -3,6 +3,7 @@ package export_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -24,47 +25,65 @@ var coldCases = []struct {
 	{"cert-fr", export.Selection{MinConfidence: 60, Limit: 4}},
 }
 
-// TestColdPath: a catalog that reads the export records written at ingest (no bodies kept)
-// exports exactly what one that reads the whole objects exports, in every format that needs no
-// bodies, for every organisation and selection of coldCases, on every backend; and so it does
-// for a store whose versions were stored without their records (as before the records
-// existed, or restored from a backup), once it has filled them in.
+// TestColdPath: an export reads the export records written at ingest, and the bodies beside
+// them when its format needs them; it exports exactly what it exports once the records are
+// read from the objects themselves (record.Of, as for versions stored without their record:
+// before records existed, or restored from a backup), in every format, for every
+// organisation and selection of coldCases, on every backend. The bodies it exports are the
+// stored objects', and without bodies to keep a catalog exports the same.
 func TestColdPath(t *testing.T) {
 	for _, backend := range hubtest.Backends() {
 		t.Run(backend, func(t *testing.T) {
 			h := scenarioHub(t, backend)
-			compare := func(t *testing.T) {
+			ctx := context.Background()
+			// exports renders what each case exports in every format, checking the bodies
+			// against the stored objects and the export without bodies against the one with.
+			exports := func(t *testing.T) [][]byte {
 				t.Helper()
+				var out [][]byte
 				for _, tc := range coldCases {
 					full, _ := exportAs(t, h, tc.org, tc.sel, true)
 					cold, _ := exportAs(t, h, tc.org, tc.sel, false)
 					if len(full) == 0 {
 						t.Fatalf("%s %+v: nothing exported", tc.org, tc.sel)
 					}
+					for _, ind := range full {
+						o, err := h.KB.Get(ctx, hub.Viewer{System: true}, ind.ID, ind.Modified)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if !bytes.Equal(ind.Body, o.Body) {
+							t.Errorf("%s %s: exported body\n%s\nstored\n%s", ind.ID, ind.Modified, ind.Body, o.Body)
+						}
+					}
 					for _, name := range export.Formats() {
+						out = append(out, render(t, name, full))
 						if f, _ := export.LookupFormat(name); f.Bodies {
 							continue
 						}
 						if a, b := render(t, name, full), render(t, name, cold); !bytes.Equal(a, b) {
-							t.Errorf("%s %+v %s: from records\n%s\nfrom objects\n%s", tc.org, tc.sel, name, b, a)
+							t.Errorf("%s %+v %s: without bodies\n%s\nwith bodies\n%s", tc.org, tc.sel, name, b, a)
 						}
 					}
 				}
+				return out
 			}
-			compare(t)
-			t.Run("without records", func(t *testing.T) {
-				ctx := context.Background()
-				bare := storeBare(t, h.Store)
-				recs, missing, err := h.Store.ExportRecords(ctx, 0, 0)
-				if err != nil || len(recs) != 0 || missing < bare {
-					t.Fatalf("stored bare: %d records, missing up to %d, %v; want none, up to %d", len(recs), missing, err, bare)
+			fromIngest := exports(t)
+			bare := storeBare(t, h.Store)
+			recs, missing, err := h.Store.ExportRecords(ctx, 0, 0)
+			if err != nil || len(recs) != 0 || missing < bare {
+				t.Fatalf("stored bare: %d records, missing up to %d, %v; want none, up to %d", len(recs), missing, err, bare)
+			}
+			fromObjects := exports(t)
+			for i := range fromIngest {
+				if !bytes.Equal(fromIngest[i], fromObjects[i]) {
+					t.Errorf("export %d: from the records of the objects\n%s\nfrom those of ingest\n%s", i, fromObjects[i], fromIngest[i])
 				}
-				compare(t)
-				recs, missing, err = h.Store.ExportRecords(ctx, 0, 0)
-				if err != nil || len(recs) == 0 || missing != 0 {
-					t.Fatalf("after exporting: %d records, missing up to %d, %v; want them filled in", len(recs), missing, err)
-				}
-			})
+			}
+			recs, missing, err = h.Store.ExportRecords(ctx, 0, 0)
+			if err != nil || len(recs) == 0 || missing != 0 {
+				t.Fatalf("after exporting: %d records, missing up to %d, %v; want them filled in", len(recs), missing, err)
+			}
 		})
 	}
 }
@@ -91,11 +110,11 @@ func storeBare(t *testing.T, st hub.Store) int64 {
 	return objs[len(objs)-1].Seq
 }
 
-// TestSyncReadsEveryPage: a catalog takes in every stored version whether it reads objects
-// (bodies kept, a page of 1,000) or export records (a page of 10,000), also when the store
-// holds several pages of either, and reads the same from both.
+// TestSyncReadsEveryPage: a catalog takes in every stored version, with or without bodies,
+// also when the store holds several pages of export records (10,000 a page), and reads the
+// same both ways; with bodies, every indicator comes with its own.
 func TestSyncReadsEveryPage(t *testing.T) {
-	const n = 10_250 // two pages of records and ten of objects, and part of one more
+	const n = 20_250 // two pages of records and part of one more
 	var b strings.Builder
 	b.WriteString(`{"type":"bundle","id":"bundle--00000000-0000-4000-8000-0000000000aa","objects":[`)
 	for i := range n {
@@ -119,11 +138,18 @@ func TestSyncReadsEveryPage(t *testing.T) {
 					t.Errorf("bodies %v: exported %d indicators, want all %d", bodies, len(got), n)
 				}
 				csv[i] = render(t, "csv", got)
+				// Pages of records and of bodies are opened on every core, each core's
+				// share into a buffer of its own: every record and every body must come out
+				// as its own version's.
+				for _, ind := range got {
+					var body struct{ ID string }
+					if err := json.Unmarshal(ind.Body, &body); bodies && (err != nil || body.ID != ind.ID) {
+						t.Fatalf("%s: body of %q (%v)", ind.ID, body.ID, err)
+					}
+				}
 			}
-			// Pages of records are opened on every core, each into a buffer of its own: every
-			// record must come out with its own values.
 			if !bytes.Equal(csv[0], csv[1]) {
-				t.Errorf("from records and from objects, the csv exports differ")
+				t.Errorf("with and without bodies, the csv exports differ")
 			}
 		})
 	}

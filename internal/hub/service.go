@@ -61,6 +61,12 @@ type ObjectStore interface {
 	// ReplaceExportRecords is ReplaceBodies for export records: each update's Seq names the
 	// version whose record becomes New if it still is Old.
 	ReplaceExportRecords(ctx context.Context, updates []BodyUpdate) (replaced int, err error)
+
+	// Bodies returns the sealed bodies of the versions of type typ with a Seq above after and
+	// at most upto, in Seq order. An export that keeps bodies reads them beside the export
+	// records of the same versions, rather than the whole objects. As with ExportRecords, the
+	// store takes no access decision here.
+	Bodies(ctx context.Context, typ string, after, upto int64) ([]SealedBody, error)
 }
 
 // BodyUpdate is one compare-and-swap of ObjectStore.ReplaceBodies: the body of the version

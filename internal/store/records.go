@@ -2,12 +2,34 @@ package store
 
 import "cshub/internal/hub"
 
-// RecordPage gathers a page of export records as a store reads them into a few large buffers,
-// and names each workspace with one string while consecutive records share it: a cold export
-// reads a million records, and two allocations each would cost it more than reading them.
+// arena copies the sealed values a store reads into a few large buffers: a cold export reads a
+// million records and as many bodies, and an allocation each would cost it more than reading
+// them.
+type arena struct {
+	buf []byte // the buffer the latest values were copied into
+}
+
+// arenaChunk is the size of the buffers an arena copies values into: a thousand records of a
+// few hundred bytes; a larger value than it holds gets a buffer of its own.
+const arenaChunk = 256 << 10
+
+// copy returns a copy of b in the arena.
+func (a *arena) copy(b []byte) []byte {
+	if len(b) > cap(a.buf)-len(a.buf) {
+		a.buf = make([]byte, 0, max(arenaChunk, len(b)))
+	}
+	// The buffer never grows, so the values copied before stay where they are; the full slice
+	// expression keeps a value from growing into the next one.
+	start := len(a.buf)
+	a.buf = append(a.buf, b...)
+	return a.buf[start:len(a.buf):len(a.buf)]
+}
+
+// RecordPage gathers a page of export records as a store reads them, in an arena, and names
+// each workspace with one string while consecutive records share it.
 type RecordPage struct {
-	recs []hub.ExportRecord
-	buf  []byte // the buffer the latest records were copied into
+	recs  []hub.ExportRecord
+	arena arena
 }
 
 // NewRecordPage returns an empty page for a query of up to limit records.
@@ -15,28 +37,36 @@ func NewRecordPage(limit int) *RecordPage {
 	return &RecordPage{recs: make([]hub.ExportRecord, 0, min(limit, 1<<14))}
 }
 
-// recordChunk is the size of the buffers a RecordPage copies records into: a thousand records
-// of a few hundred bytes; a larger record than it holds gets a buffer of its own.
-const recordChunk = 256 << 10
-
 // Add appends a record; ws and sealed are copied, so they may be a driver's buffers.
 func (p *RecordPage) Add(seq int64, ws, sealed []byte) {
-	r := hub.ExportRecord{Seq: seq}
+	r := hub.ExportRecord{Seq: seq, Sealed: p.arena.copy(sealed)}
 	if n := len(p.recs); n > 0 && p.recs[n-1].Workspace == string(ws) {
 		r.Workspace = p.recs[n-1].Workspace
 	} else {
 		r.Workspace = string(ws)
 	}
-	if len(sealed) > cap(p.buf)-len(p.buf) {
-		p.buf = make([]byte, 0, max(recordChunk, len(sealed)))
-	}
-	// The buffer never grows, so the records copied before stay where they are; the full
-	// slice expression keeps a record's Sealed from growing into the next one's.
-	start := len(p.buf)
-	p.buf = append(p.buf, sealed...)
-	r.Sealed = p.buf[start:len(p.buf):len(p.buf)]
 	p.recs = append(p.recs, r)
 }
 
 // Records returns the records added, in order.
 func (p *RecordPage) Records() []hub.ExportRecord { return p.recs }
+
+// BodyPage gathers the sealed bodies a store reads for ObjectStore.Bodies, in an arena.
+type BodyPage struct {
+	bodies []hub.SealedBody
+	arena  arena
+}
+
+// NewBodyPage returns an empty page for the bodies of versions with a Seq above after and at
+// most upto.
+func NewBodyPage(after, upto int64) *BodyPage {
+	return &BodyPage{bodies: make([]hub.SealedBody, 0, min(max(upto-after, 0), 1<<14))}
+}
+
+// Add appends a body; sealed is copied, so it may be a driver's buffer.
+func (p *BodyPage) Add(seq int64, sealed []byte) {
+	p.bodies = append(p.bodies, hub.SealedBody{Seq: seq, Sealed: p.arena.copy(sealed)})
+}
+
+// Bodies returns the bodies added, in order.
+func (p *BodyPage) Bodies() []hub.SealedBody { return p.bodies }

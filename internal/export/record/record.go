@@ -1,8 +1,8 @@
 // Package record reads what an export needs of an indicator or sighting version, and writes it
 // as a compact record. Package kb writes the record beside each version at ingest, sealed, so
 // that a cold export reads a few hundred bytes a version instead of the whole object, and
-// decodes no JSON and parses no pattern. The catalog of package export reads the same Record
-// from an object when it keeps bodies, so both paths decide alike by construction.
+// decodes no JSON and parses no pattern. A version stored without its record gets it from its
+// object, through Of, so both decide alike by construction.
 package record
 
 import (

@@ -98,3 +98,22 @@ func (db *DB) ReplaceExportRecords(ctx context.Context, updates []hub.BodyUpdate
 		FROM unnest($1::bigint[], $2::bytea[], $3::bytea[]) AS u(seq, old, new)
 		WHERE r.seq = u.seq AND r.record = u.old`, updates)
 }
+
+// Bodies returns the sealed bodies of the versions of type typ in a Seq range; see
+// hub.ObjectStore.
+func (db *DB) Bodies(ctx context.Context, typ string, after, upto int64) ([]hub.SealedBody, error) {
+	rows, err := db.pool.Query(ctx, `SELECT seq, body FROM objects WHERE type = $1 AND seq > $2 AND seq <= $3 ORDER BY seq`, typ, after, upto)
+	if err != nil {
+		return nil, mapErr(err, "list bodies")
+	}
+	defer rows.Close()
+	page := store.NewBodyPage(after, upto)
+	var seq int64
+	for rows.Next() {
+		if err := rows.Scan(&seq, nil); err != nil {
+			return nil, mapErr(err, "read body")
+		}
+		page.Add(seq, rows.RawValues()[1]) // body is bytea: its wire bytes are its value
+	}
+	return page.Bodies(), mapErr(rows.Err(), "list bodies")
+}

@@ -112,3 +112,26 @@ func (db *DB) PutExportRecords(ctx context.Context, recs []hub.ExportRecord, fil
 func (db *DB) ReplaceExportRecords(ctx context.Context, updates []hub.BodyUpdate) (int, error) {
 	return db.replace(ctx, `UPDATE export_records SET record = ? WHERE seq = ? AND record = ?`, updates)
 }
+
+// Bodies returns the sealed bodies of the versions of type typ in a Seq range; see
+// hub.ObjectStore. It walks the table itself through the range rather than the (type, seq)
+// index, which would cost a lookup of the table per row: the export that reads bodies pages
+// through the range of its indicators, and the rows of other types between them are skipped
+// without reading their bodies.
+func (db *DB) Bodies(ctx context.Context, typ string, after, upto int64) ([]hub.SealedBody, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT seq, body FROM objects WHERE +type = ? AND seq > ? AND seq <= ? ORDER BY seq`, typ, after, upto)
+	if err != nil {
+		return nil, mapErr(err, "list bodies")
+	}
+	defer rows.Close()
+	page := store.NewBodyPage(after, upto)
+	var seq int64
+	var sealed sql.RawBytes // reused: Scan copies into it
+	for rows.Next() {
+		if err := rows.Scan(&seq, &sealed); err != nil {
+			return nil, mapErr(err, "read body")
+		}
+		page.Add(seq, sealed)
+	}
+	return page.Bodies(), mapErr(rows.Err(), "list bodies")
+}

@@ -1,12 +1,55 @@
 package storetest
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"testing"
 
 	"cshub/internal/hub"
 )
+
+// testBodies: Bodies returns the sealed bodies of the versions of one type in a Seq range, in
+// Seq order, skipping the other types between them and the versions deleted.
+func testBodies(t *testing.T, s hub.Store) {
+	ctx := context.Background()
+	setup(t, s, []string{"fr"}, []string{"w1", "w2"})
+	var objs []*hub.Object
+	for i := range 12 {
+		typ := []string{"indicator", "sighting", "malware"}[i%3]
+		objs = append(objs, obj([]string{"w1", "w2"}[i%2], newID(typ), ms(i), hub.TLPGreen, "fr"))
+	}
+	put(t, s, objs...)
+	gone := objs[3] // an indicator
+	if _, err := s.DeleteObjects(ctx, []int64{gone.Seq}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		typ         string
+		after, upto int64
+	}{
+		{"indicator", 0, objs[len(objs)-1].Seq},
+		{"indicator", objs[0].Seq, objs[9].Seq},
+		{"sighting", objs[1].Seq - 1, objs[4].Seq},
+		{"sighting", objs[5].Seq, objs[6].Seq},
+	} {
+		var want []string
+		for _, o := range objs {
+			if o.Type == tc.typ && o.Seq > tc.after && o.Seq <= tc.upto && o != gone {
+				want = append(want, fmt.Sprintf("%d %s", o.Seq, o.Body))
+			}
+		}
+		bodies, err := s.Bodies(ctx, tc.typ, tc.after, tc.upto)
+		must(t, err)
+		var got []string
+		for _, b := range bodies {
+			got = append(got, fmt.Sprintf("%d %s", b.Seq, b.Sealed))
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("Bodies(%s, %d, %d) = %q, want %q", tc.typ, tc.after, tc.upto, got, want)
+		}
+	}
+}
 
 // testListExtras: ListObjects gives each version its own recipients and tokens, and none of a
 // version between them that it leaves out, whether the page it returns is dense in Seq (most

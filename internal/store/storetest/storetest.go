@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) hub.Store) {
 		{"DeleteObjects", testDeleteObjects},
 		{"DeleteObjectsConcurrent", testDeleteObjectsConcurrent},
 		{"ExportRecords", testExportRecords},
+		{"Bodies", testBodies},
 		{"ListExtras", testListExtras},
 	}
 	for _, tt := range tests {
