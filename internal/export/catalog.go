@@ -2,6 +2,7 @@ package export
 
 import (
 	"context"
+	"hash/maphash"
 	"runtime"
 	"slices"
 	"sync"
@@ -49,10 +50,10 @@ type Catalog struct {
 
 	mu        sync.RWMutex
 	seq       int64                   // every version with Seq <= seq is loaded; guarded by mu
-	inds      map[key]*history        // workspace and id → versions; guarded by mu
+	seed      maphash.Seed            // of the hashes that key inds
+	inds      map[uint64]*history     // hash of an indicator id (see idHash) → its histories, chained by next; guarded by mu
 	hists     []*history              // the values of inds, in the order first loaded, for Select to share out; guarded by mu
 	spare     []history               // allocated for the next histories; guarded by mu
-	byID      map[string][]*history   // indicator id → its histories (one per workspace); guarded by mu
 	sighted   map[string][]*sightings // indicator id → sightings of it; guarded by mu
 	sights    map[key]*sightings      // workspace and id of a sighting → its versions; guarded by mu
 	touched   []touch                 // (Seq, indicator id) of every version loaded, in Seq order; guarded by mu
@@ -120,6 +121,7 @@ type version struct {
 type history struct {
 	versions []version
 	first    [1]version
+	next     *history // another history whose id has the same hash
 }
 
 // newHistory returns an empty history. Histories are allocated a thousand at a time: a cold
@@ -131,6 +133,27 @@ func (c *Catalog) newHistory() *history {
 	h := &c.spare[0]
 	c.spare = c.spare[1:]
 	h.versions = h.first[:0]
+	return h
+}
+
+// is reports whether h is the history of k; h holds a version.
+func (h *history) is(k key) bool {
+	o := h.versions[0].obj
+	return o.ID == k.id && o.Workspace == k.workspace
+}
+
+// idHash returns the hash of an indicator id that keys c.inds. The hashes of a million ids
+// loaded at once are taken on every core by parse: hashing the keys in the map itself, and
+// again each time it grows, was the most of what loading them cost the one core that adds
+// them.
+func (c *Catalog) idHash(id string) uint64 { return maphash.String(c.seed, id) }
+
+// history returns the history of k, whose id hashes to hash, or nil; c.mu is held.
+func (c *Catalog) history(k key, hash uint64) *history {
+	h := c.inds[hash]
+	for h != nil && !h.is(k) {
+		h = h.next
+	}
 	return h
 }
 
@@ -157,8 +180,8 @@ func NewCatalog(c Config) *Catalog {
 	if now == nil {
 		now = time.Now
 	}
-	return &Catalog{kb: c.KB, wl: c.Warninglists, keep: c.KeepBodies, all: !c.LatestOnly, now: now,
-		inds: map[key]*history{}, byID: map[string][]*history{}, sighted: map[string][]*sightings{},
+	return &Catalog{kb: c.KB, wl: c.Warninglists, keep: c.KeepBodies, all: !c.LatestOnly, now: now, seed: maphash.MakeSeed(),
+		inds: map[uint64]*history{}, sighted: map[string][]*sightings{},
 		sights: map[key]*sightings{}, benign: map[Value]bool{}}
 }
 
@@ -276,7 +299,7 @@ func (c *Catalog) Forget(workspace, id string, seq int64) {
 	k := key{workspace, id}
 	var st *stored
 	of := id // the indicator whose export changes
-	if h := c.inds[k]; h != nil {
+	if h := c.history(k, c.idHash(id)); h != nil {
 		if i := slices.IndexFunc(h.versions, func(v version) bool { return v.seq == seq }); i >= 0 {
 			st = &h.versions[i].stored
 		}
@@ -301,6 +324,7 @@ func (c *Catalog) Forget(workspace, id string, seq int64) {
 // real services.
 type parsed struct {
 	rec     *record.Record
+	hash    uint64 // of an indicator's id (idHash)
 	exports bool
 	body    []byte
 	benign  []Value
@@ -321,6 +345,9 @@ func (c *Catalog) parse(pg page) []parsed {
 					p.rec = record.Of(pg.objs[i], nil)
 				} else {
 					p.rec = &pg.recs[i]
+				}
+				if p.rec.Object.Type == "indicator" {
+					p.hash = c.idHash(p.rec.Object.ID)
 				}
 				if p.exports = exports(p.rec); !p.exports {
 					continue
@@ -368,14 +395,11 @@ func supersedes[V any](vs []V, m time.Time, st func(*V) *stored) bool {
 func (c *Catalog) addIndicator(p parsed) {
 	o := &p.rec.Object
 	k := key{o.Workspace, o.ID}
-	h := c.inds[k]
+	h := c.history(k, p.hash)
 	if h == nil {
 		h = c.newHistory()
-		c.inds[k] = h
+		h.next, c.inds[p.hash] = c.inds[p.hash], h
 		c.hists = append(c.hists, h)
-		if c.all { // only Delta looks indicators up by id
-			c.byID[o.ID] = append(c.byID[o.ID], h)
-		}
 	}
 	if !c.all {
 		if !supersedes(h.versions, o.Modified, func(v *version) *stored { return &v.stored }) {
@@ -551,7 +575,10 @@ func (c *Catalog) Delta(w *View, from, to Point) (changed []*Indicator, removed 
 	}
 	var before, after []*Indicator
 	for id := range c.candidates(from, to) {
-		for _, h := range c.byID[id] {
+		for h := c.inds[c.idHash(id)]; h != nil; h = h.next {
+			if h.versions[0].obj.ID != id {
+				continue // another id of the same hash
+			}
 			if ind := c.eval(h, w, from); ind != nil {
 				before = append(before, ind)
 			}
