@@ -533,7 +533,9 @@ const selectShare = 4096
 func (c *Catalog) selectAll(w *View, p Point) []*Indicator {
 	// Judging a million indicators for one viewer is a second of work for one core, and
 	// each judgement stands alone, so the cores share it, a contiguous part each. What they
-	// select is allocated a slab at a time, not an indicator at a time.
+	// select is allocated a slab at a time, not an indicator at a time. Each core sorts its
+	// part, and the sorted parts are merged: sorting all on one core took a third as long as
+	// judging them.
 	parts := make([][]*Indicator, min(runtime.GOMAXPROCS(0), max(len(c.hists)/selectShare, 1)))
 	var wg sync.WaitGroup
 	for i := range parts {
@@ -550,15 +552,39 @@ func (c *Catalog) selectAll(w *View, p Point) []*Indicator {
 					slab = slab[:len(slab)-1]
 				}
 			}
+			slices.SortFunc(parts[i], relevant)
 		})
 	}
 	wg.Wait()
-	out := slices.Concat(parts...)
-	slices.SortFunc(out, relevant)
+	for len(parts) > 1 {
+		merged := parts[:0]
+		for i := 0; i < len(parts); i += 2 {
+			if i+1 == len(parts) {
+				merged = append(merged, parts[i])
+			} else {
+				merged = append(merged, merge(parts[i], parts[i+1]))
+			}
+		}
+		parts = merged
+	}
+	out := parts[0]
 	if l := w.Selection.Limit; l > 0 && len(out) > l {
 		out = out[:l:l]
 	}
 	return out
+}
+
+// merge returns a and b, each sorted by relevant, as one sorted slice.
+func merge(a, b []*Indicator) []*Indicator {
+	out := make([]*Indicator, 0, len(a)+len(b))
+	for len(a) > 0 && len(b) > 0 {
+		if relevant(b[0], a[0]) < 0 {
+			out, b = append(out, b[0]), b[1:]
+		} else {
+			out, a = append(out, a[0]), a[1:]
+		}
+	}
+	return append(append(out, a...), b...)
 }
 
 // Delta returns how what w exports changed from one Point to a later one: the indicators

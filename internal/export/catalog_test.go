@@ -1,6 +1,9 @@
 package export
 
 import (
+	"fmt"
+	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -51,5 +54,24 @@ func TestIndexChains(t *testing.T) {
 		if h := c.history(keys[1], c.idHash("indicator--1")); h == nil || !h.versions[0].gone.IsZero() || h.versions[1].rec.Values[0].Value != "10.0.0.2" {
 			t.Errorf("forget a/indicator--1: b/indicator--1 changed too")
 		}
+	}
+}
+
+// TestSelectMerges: the parts that the cores select and sort are merged into one order, the
+// order of relevant, whatever the number of parts (three: one is carried to the next round).
+func TestSelectMerges(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(3))
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := NewCatalog(Config{LatestOnly: true, Now: func() time.Time { return t0 }})
+	const n = 3 * selectShare
+	for i := range n {
+		id := fmt.Sprintf("indicator--%d", i)
+		r := &record.Record{Object: hub.Object{Seq: int64(i + 1), ID: id, Type: "indicator", Workspace: "a", TLP: hub.TLPClear,
+			Modified: t0.Add(-time.Duration(i%7) * time.Hour)}, Confidence: i * 31 % 101, Values: []Value{{Type: "ipv4-addr", Value: "10.0.0.1"}}}
+		c.addIndicator(parsed{rec: r, hash: c.idHash(id), exports: true})
+	}
+	got := c.selectAll(&View{Viewer: system}, Point{Seq: n, Time: t0})
+	if len(got) != n || !slices.IsSortedFunc(got, relevant) {
+		t.Errorf("selected %d indicators, sorted: %v; want all %d, sorted", len(got), slices.IsSortedFunc(got, relevant), n)
 	}
 }
