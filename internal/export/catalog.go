@@ -81,8 +81,8 @@ type deadline struct {
 // hub deleted it, when the Catalog learnt so.
 type stored struct {
 	seq  int64
-	gone time.Time   // zero: not deleted
-	obj  *hub.Object // the metadata of record.Record.Object; no body
+	gone time.Time      // zero: not deleted
+	obj  *record.Object // the metadata in the version's record
 }
 
 // in reports whether the version is part of the hub's history as of p.
@@ -477,7 +477,10 @@ func (c *Catalog) eval(h *history, w *View, p Point) *Indicator {
 // anything.
 func (c *Catalog) evalInto(h *history, w *View, p Point, out *Indicator) bool {
 	ver := h.at(p)
-	if ver == nil || ver.rec == nil || ver.obj.Revoked || !access.Allow(w.Viewer, ver.obj, w.Path) {
+	if ver == nil || ver.rec == nil || ver.obj.Revoked {
+		return false
+	}
+	if o := ver.obj.Hub(); !access.Allow(w.Viewer, &o, w.Path) {
 		return false
 	}
 	*out = indicator(ver.rec, ver.body)
@@ -508,7 +511,10 @@ func (c *Catalog) evalInto(h *history, w *View, p Point, out *Indicator) bool {
 	}
 	for _, sh := range c.sighted[in.ID] {
 		sv := sh.at(p)
-		if sv == nil || sv.of != in.ID || sv.obj.Revoked || !access.Visible(w.Viewer, sv.obj) {
+		if sv == nil || sv.of != in.ID || sv.obj.Revoked {
+			continue
+		}
+		if o := sv.obj.Hub(); !access.Visible(w.Viewer, &o) {
 			continue
 		}
 		if sv.fp {

@@ -21,7 +21,7 @@ func TestIndexChains(t *testing.T) {
 		c := NewCatalog(Config{LatestOnly: latestOnly, Now: func() time.Time { return t0.Add(time.Hour) }})
 		keys := []key{{"a", "indicator--1"}, {"b", "indicator--1"}, {"a", "indicator--2"}}
 		add := func(seq int64, k key, value string) {
-			r := &record.Record{Object: hub.Object{Seq: seq, ID: k.id, Type: "indicator", Workspace: k.workspace, TLP: hub.TLPClear,
+			r := &record.Record{Object: record.Object{Seq: seq, ID: k.id, Type: "indicator", Workspace: k.workspace, TLP: hub.TLPClear,
 				Modified: t0.Add(time.Duration(seq))}, Values: []Value{{Type: "ipv4-addr", Value: value}}}
 			c.addIndicator(parsed{rec: r, hash: c.idHash("indicator--1"), exports: true})
 			c.seq = seq
@@ -66,7 +66,7 @@ func TestSelectMerges(t *testing.T) {
 	const n = 3 * selectShare
 	for i := range n {
 		id := fmt.Sprintf("indicator--%d", i)
-		r := &record.Record{Object: hub.Object{Seq: int64(i + 1), ID: id, Type: "indicator", Workspace: "a", TLP: hub.TLPClear,
+		r := &record.Record{Object: record.Object{Seq: int64(i + 1), ID: id, Type: "indicator", Workspace: "a", TLP: hub.TLPClear,
 			Modified: t0.Add(-time.Duration(i%7) * time.Hour)}, Confidence: i * 31 % 101, Values: []Value{{Type: "ipv4-addr", Value: "10.0.0.1"}}}
 		c.addIndicator(parsed{rec: r, hash: c.idHash(id), exports: true})
 	}
