@@ -52,8 +52,8 @@ type Catalog struct {
 	seq       int64                   // every version with Seq <= seq is loaded; guarded by mu
 	seed      maphash.Seed            // of the hashes that key inds
 	inds      map[uint64]*history     // hash of an indicator id (see idHash) → its histories, chained by next; guarded by mu
-	hists     []*history              // the values of inds, in the order first loaded, for Select to share out; guarded by mu
-	spare     []history               // allocated for the next histories; guarded by mu
+	hists     [][]history             // the values of inds, a slab at a time (see newHistory); guarded by mu
+	nhists    int                     // how many of hists are taken, in order; guarded by mu
 	sighted   map[string][]*sightings // indicator id → sightings of it; guarded by mu
 	sights    map[key]*sightings      // workspace and id of a sighting → its versions; guarded by mu
 	touched   []touch                 // (Seq, indicator id) of every version loaded, in Seq order; guarded by mu
@@ -124,17 +124,23 @@ type history struct {
 	next     *history // another history whose id has the same hash
 }
 
-// newHistory returns an empty history. Histories are allocated a thousand at a time: a cold
-// export loads a million; c.mu is held.
+// historySlab is how many histories are allocated at once.
+const historySlab = 1024
+
+// newHistory returns an empty history. Histories are allocated a slab at a time, and taken in
+// order, so that Select shares them out by number: a cold export loads a million; c.mu is held.
 func (c *Catalog) newHistory() *history {
-	if len(c.spare) == 0 {
-		c.spare = make([]history, 1024)
+	if c.nhists%historySlab == 0 {
+		c.hists = append(c.hists, make([]history, historySlab))
 	}
-	h := &c.spare[0]
-	c.spare = c.spare[1:]
+	h := c.nth(c.nhists)
+	c.nhists++
 	h.versions = h.first[:0]
 	return h
 }
+
+// nth returns the history taken i-th by newHistory.
+func (c *Catalog) nth(i int) *history { return &c.hists[i/historySlab][i%historySlab] }
 
 // is reports whether h is the history of k; h holds a version.
 func (h *history) is(k key) bool {
@@ -399,7 +405,6 @@ func (c *Catalog) addIndicator(p parsed) {
 	if h == nil {
 		h = c.newHistory()
 		h.next, c.inds[p.hash] = c.inds[p.hash], h
-		c.hists = append(c.hists, h)
 	}
 	if !c.all {
 		if !supersedes(h.versions, o.Modified, func(v *version) *stored { return &v.stored }) {
@@ -542,12 +547,13 @@ func (c *Catalog) selectAll(w *View, p Point) []*Indicator {
 	// select is allocated a slab at a time, not an indicator at a time. Each core sorts its
 	// part, and the sorted parts are merged: sorting all on one core took a third as long as
 	// judging them.
-	parts := make([][]*Indicator, min(runtime.GOMAXPROCS(0), max(len(c.hists)/selectShare, 1)))
+	parts := make([][]*Indicator, min(runtime.GOMAXPROCS(0), max(c.nhists/selectShare, 1)))
 	var wg sync.WaitGroup
 	for i := range parts {
 		wg.Go(func() {
 			var slab []Indicator
-			for _, h := range c.hists[i*len(c.hists)/len(parts) : (i+1)*len(c.hists)/len(parts)] {
+			for j := i * c.nhists / len(parts); j < (i+1)*c.nhists/len(parts); j++ {
+				h := c.nth(j)
 				if len(slab) == cap(slab) {
 					slab = make([]Indicator, 0, selectShare)
 				}
