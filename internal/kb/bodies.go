@@ -52,8 +52,8 @@ func (s *Service) ExportBodies(ctx context.Context, recs []record.Record) ([][]b
 				if of[k] < 0 {
 					continue
 				}
-				start := len(buf)
-				if buf, errs[w] = s.sealer.DecryptAppend(buf, seal.ObjectLocation(&recs[of[k]].Object), sealed[k].Sealed); errs[w] != nil {
+				start, o := len(buf), recs[of[k]].Object.Hub()
+				if buf, errs[w] = s.sealer.DecryptAppend(buf, seal.ObjectLocation(&o), sealed[k].Sealed); errs[w] != nil {
 					return
 				}
 				bodies[of[k]] = buf[start:len(buf):len(buf)]

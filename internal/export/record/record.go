@@ -27,10 +27,32 @@ type Value struct {
 // CIDR reports whether v is an address block rather than a single address.
 func (v Value) CIDR() bool { return strings.Contains(v.Value, "/") }
 
+// Object is the access metadata of a stored version: the fields of hub.Object that an export
+// decides on. It is not a hub.Object, whose body, tokens and record fields would make a catalog
+// of a million records a third larger.
+type Object struct {
+	Seq        int64
+	ID         string
+	Type       string
+	Workspace  string
+	Author     string
+	TLP        hub.TLP
+	Recipients []string
+	Created    time.Time
+	Modified   time.Time
+	Revoked    bool
+}
+
+// Hub returns o as a hub.Object, without body, for package access to decide on.
+func (o *Object) Hub() hub.Object {
+	return hub.Object{Seq: o.Seq, ID: o.ID, Type: o.Type, Workspace: o.Workspace, Author: o.Author, TLP: o.TLP,
+		Recipients: o.Recipients, Created: o.Created, Modified: o.Modified, Revoked: o.Revoked}
+}
+
 // Record is what an export needs of one indicator or sighting version: the access metadata of
-// the object (no Body, no Tokens) and what its body says.
+// the object and what its body says.
 type Record struct {
-	Object hub.Object // Seq, ID, Type, Workspace, Author, TLP, Recipients, Created, Modified, Revoked
+	Object Object
 
 	// Of an indicator: its exportable values, none when the version exports nothing (revoked,
 	// not a STIX pattern, a pattern that no single value decides).
@@ -50,7 +72,7 @@ type Record struct {
 // Of reads the record of o, a version of a type hub.Exported names, with its body open. parsed
 // is an indicator's pattern already parsed (ingest has it from validation); nil: Of parses it.
 func Of(o *hub.Object, parsed *pattern.Pattern) *Record {
-	r := &Record{Object: hub.Object{Seq: o.Seq, ID: o.ID, Type: o.Type, Workspace: o.Workspace, Author: o.Author, TLP: o.TLP,
+	r := &Record{Object: Object{Seq: o.Seq, ID: o.ID, Type: o.Type, Workspace: o.Workspace, Author: o.Author, TLP: o.TLP,
 		Recipients: o.Recipients, Created: o.Created, Modified: o.Modified, Revoked: o.Revoked}, Confidence: -1}
 	if o.Type == "sighting" {
 		r.sighting(o.Body)
@@ -208,7 +230,7 @@ func (r *Record) Unmarshal(seq int64, workspace string, s string) error {
 	if d.byte() != format {
 		return hub.Errorf(hub.EIntegrity, "export record %d: unknown format", seq)
 	}
-	*r = Record{Object: hub.Object{Seq: seq, Workspace: workspace}}
+	*r = Record{Object: Object{Seq: seq, Workspace: workspace}}
 	o := &r.Object
 	o.ID, o.Type, o.Author = d.string(), d.string(), d.string()
 	o.TLP = hub.TLP(d.uvarint())
