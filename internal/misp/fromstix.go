@@ -292,9 +292,10 @@ func (x *exporter) run(objs []sobj, sum *summary) {
 		b = append(b, '}')
 	}
 	x.buf = append(b, `,"Attribute":[`...)
+	var pre preEncoded
 	for lo := 0; lo < len(order); lo += 4096 {
 		part := order[lo:min(lo+4096, len(order))]
-		pre := x.encodeIndicators(part)
+		pre.encode(x, part)
 		for i, o := range part {
 			if e := pre.of[i]; e.n > 0 {
 				out := pre.bufs[e.w][e.from:e.to]
@@ -480,29 +481,33 @@ func (x *exporter) attrTags(o *sobj) []string {
 	return tags
 }
 
-// encoded is where encodeIndicators put the attributes of one object: bufs[w][from:to], each
+// encoded is where preEncoded.encode put the attributes of one object: bufs[w][from:to], each
 // attribute after a comma, n of them; done says the object needs nothing more written.
 type encoded struct {
 	w, from, to, n int
 	done           bool
 }
 
-// preEncoded is what encodeIndicators returns for a part of the objects.
+// preEncoded is what encode found of a part of the objects. Its buffers are kept from one part
+// to the next: garbage of that size would have the collector scan the million decoded objects
+// again and again.
 type preEncoded struct {
 	bufs [][]byte
 	of   []encoded // by position in the part
 }
 
-// encodeIndicators encodes the attributes of the indicators among part that their patterns map,
-// on every core: those depend only on what is fixed while attributes are written (the event's
-// TLP, the sightings, the objects by id), and they are nearly all of an export. The others are
-// left to object, in order.
-func (x *exporter) encodeIndicators(part []*sobj) preEncoded {
-	pre := preEncoded{bufs: make([][]byte, min(runtime.GOMAXPROCS(0), max(len(part)/256, 1))), of: make([]encoded, len(part))}
+// encode encodes the attributes of the indicators among part that their patterns map, on every
+// core: those depend only on what is fixed while x writes attributes (the event's TLP, the
+// sightings, the objects by id), and they are nearly all of an export. The others are left to
+// x.object, in order.
+func (pre *preEncoded) encode(x *exporter, part []*sobj) {
+	pre.bufs = slices.Grow(pre.bufs[:0], runtime.GOMAXPROCS(0))[:min(runtime.GOMAXPROCS(0), max(len(part)/256, 1))]
+	pre.of = slices.Grow(pre.of[:0], len(part))[:len(part)]
+	clear(pre.of)
 	var wg sync.WaitGroup
 	for w := range pre.bufs {
 		wg.Go(func() {
-			var b []byte
+			b := pre.bufs[w][:0]
 			for i := w * len(part) / len(pre.bufs); i < (w+1)*len(part)/len(pre.bufs); i++ {
 				o := part[i]
 				if !o.mapsPattern() {
@@ -524,7 +529,6 @@ func (x *exporter) encodeIndicators(part []*sobj) preEncoded {
 		})
 	}
 	wg.Wait()
-	return pre
 }
 
 // complete fills in what a mapped from o leaves out, and gives it sightings.
