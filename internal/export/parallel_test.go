@@ -37,7 +37,7 @@ func randomIndicators(r *rand.Rand, n int) []*Indicator {
 // TestWriteOrdered: the chunks, encoded concurrently, come out as one encode of everything.
 func TestWriteOrdered(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	for range 200 {
+	for range 100 {
 		n := r.IntN(20000)
 		encode := func(b []byte, lo, hi int) []byte {
 			for i := lo; i < hi; i++ {
@@ -60,7 +60,7 @@ func TestWriteOrdered(t *testing.T) {
 // indicators and chunk boundaries and share strings across types (equal hashes, unequal keys).
 func TestDistinct(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
-	for range 300 {
+	for range 100 {
 		inds := randomIndicators(r, r.IntN(5000))
 		keep := func(v Value) bool { return v.Type != "url" }
 		var want []ref
