@@ -2,10 +2,10 @@ package export
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
-	"fmt"
 	"io"
 	"slices"
 	"strconv"
@@ -90,20 +90,34 @@ func group(v Value) string {
 	return v.Type
 }
 
-// distinct returns the values of inds that keep accepts, each once, in the order of inds.
-func distinct(inds []*Indicator, keep func(Value) bool) []Value {
-	// Most indicators hold one value: sizing for that saves regrowing a map of a million.
-	seen := make(map[Value]bool, len(inds))
-	out := make([]Value, 0, len(inds))
-	for _, ind := range inds {
-		for _, v := range ind.Values {
-			if !seen[v] && keep(v) {
-				seen[v] = true
-				out = append(out, v)
+// ref is one value of an indicator.
+type ref struct {
+	ind *Indicator
+	v   *Value // one of ind.Values
+}
+
+// distinct returns the values of inds that keep accepts, each once, in the order of inds, with
+// the indicator each first appears in.
+func distinct(inds []*Indicator, keep func(Value) bool) []ref {
+	refs := collect(len(inds), func(refs []ref, lo, hi int) []ref {
+		for _, ind := range inds[lo:hi] {
+			for j := range ind.Values {
+				if keep(ind.Values[j]) {
+					refs = append(refs, ref{ind, &ind.Values[j]})
+				}
 			}
 		}
+		return refs
+	})
+	first := firsts(len(refs), func(i int) string { return refs[i].v.Value }, func(i, j int) bool { return *refs[i].v == *refs[j].v })
+	n := 0
+	for i, r := range refs {
+		if first[i] {
+			refs[n] = r
+			n++
+		}
 	}
-	return out
+	return refs[:n]
 }
 
 // writeText writes one value per line, grouped by type; a "# type" line heads each group when
@@ -112,8 +126,8 @@ func writeText(w *bufio.Writer, inds []*Indicator, _ Meta) error {
 	vals := distinct(inds, func(Value) bool { return true })
 	// A group is a type, and for files a hash algorithm: few, so one pass over the values each.
 	var groups []Value
-	for _, v := range vals {
-		if g := (Value{Type: v.Type, Hash: v.Hash}); !slices.Contains(groups, g) {
+	for _, r := range vals {
+		if g := (Value{Type: r.v.Type, Hash: r.v.Hash}); !slices.Contains(groups, g) {
 			groups = append(groups, g)
 		}
 	}
@@ -125,9 +139,9 @@ func writeText(w *bufio.Writer, inds []*Indicator, _ Meta) error {
 			}
 			w.WriteString("# " + group(g) + "\n")
 		}
-		for _, v := range vals {
-			if v.Type == g.Type && v.Hash == g.Hash {
-				w.WriteString(v.Value)
+		for _, r := range vals {
+			if r.v.Type == g.Type && r.v.Hash == g.Hash {
+				w.WriteString(r.v.Value)
 				w.WriteByte('\n')
 			}
 		}
@@ -155,19 +169,33 @@ func confidence(ind *Indicator) string {
 	return strconv.Itoa(ind.Confidence)
 }
 
+// csvHeader names the columns of writeCSV.
+var csvHeader = []string{"indicator_id", "workspace", "type", "hash", "value", "tlp", "confidence",
+	"valid_from", "valid_until", "sightings", "name"}
+
 // writeCSV writes one row per value, with the indicator's id and what a SIEM filters on.
 func writeCSV(w *bufio.Writer, inds []*Indicator, _ Meta) error {
 	cw := csv.NewWriter(w)
-	cw.Write([]string{"indicator_id", "workspace", "type", "hash", "value", "tlp", "confidence",
-		"valid_from", "valid_until", "sightings", "name"})
-	for _, ind := range inds {
-		for _, v := range ind.Values {
-			cw.Write([]string{ind.ID, ind.Workspace, v.Type, v.Hash, v.Value, ind.TLP.String(), confidence(ind),
-				stamp(ind.ValidFrom), stamp(ind.ValidUntil), strconv.Itoa(ind.Sightings), ind.Name})
-		}
-	}
+	cw.Write(csvHeader)
 	cw.Flush()
-	return cw.Error()
+	if err := cw.Error(); err != nil {
+		return err
+	}
+	return writeOrdered(w, len(inds), func(b []byte, lo, hi int) []byte {
+		buf := bytes.NewBuffer(b)
+		cw := csv.NewWriter(buf)
+		row := make([]string, len(csvHeader))
+		for _, ind := range inds[lo:hi] {
+			row[0], row[1], row[5], row[6] = ind.ID, ind.Workspace, ind.TLP.String(), confidence(ind)
+			row[7], row[8], row[9], row[10] = stamp(ind.ValidFrom), stamp(ind.ValidUntil), strconv.Itoa(ind.Sightings), ind.Name
+			for _, v := range ind.Values {
+				row[2], row[3], row[4] = v.Type, v.Hash, v.Value
+				cw.Write(row) // into a bytes.Buffer, which does not fail
+			}
+		}
+		cw.Flush()
+		return buf.Bytes()
+	})
 }
 
 // Fingerprint returns a digest of what an export of inds says (indicator versions, their
@@ -175,13 +203,22 @@ func writeCSV(w *bufio.Writer, inds []*Indicator, _ Meta) error {
 // in one format differ at most in the time they give, which makes it a weak ETag.
 func Fingerprint(inds []*Indicator) string {
 	h := sha256.New()
-	for _, ind := range inds {
-		fmt.Fprintf(h, "%s\x00%d\x00%d\x00%d", ind.Key(), ind.Modified.UnixNano(), ind.Sightings, ind.FalsePositives)
-		for _, v := range ind.Values {
-			fmt.Fprintf(h, "\x00%s\x00%s\x00%s", v.Type, v.Hash, v.Value)
+	// The text hashed is encoded on every core; the hash takes it in order.
+	writeOrdered(h, len(inds), func(b []byte, lo, hi int) []byte {
+		for _, ind := range inds[lo:hi] {
+			b = append(append(append(b, ind.Workspace...), '/'), ind.ID...) // ind.Key()
+			b = strconv.AppendInt(append(b, 0), ind.Modified.UnixNano(), 10)
+			b = strconv.AppendInt(append(b, 0), int64(ind.Sightings), 10)
+			b = strconv.AppendInt(append(b, 0), int64(ind.FalsePositives), 10)
+			for _, v := range ind.Values {
+				b = append(append(b, 0), v.Type...)
+				b = append(append(b, 0), v.Hash...)
+				b = append(append(b, 0), v.Value...)
+			}
+			b = append(b, '\n')
 		}
-		h.Write([]byte{'\n'})
-	}
+		return b
+	})
 	return hex.EncodeToString(h.Sum(nil))
 }
 

@@ -49,14 +49,10 @@ func zeekField(s string) string {
 // value. Zeek compares URLs without their scheme, so it is cut off.
 func writeZeek(w *bufio.Writer, inds []*Indicator, _ Meta) error {
 	w.WriteString("#fields\tindicator\tindicator_type\tmeta.source\tmeta.desc\tmeta.url\n")
-	seen := make(map[Value]bool, len(inds))
-	for _, ind := range inds {
-		for _, v := range ind.Values {
-			typ := zeekType(v)
-			if typ == "" || seen[v] {
-				continue
-			}
-			seen[v] = true
+	vals := distinct(inds, func(v Value) bool { return zeekType(v) != "" })
+	return writeOrdered(w, len(vals), func(b []byte, lo, hi int) []byte {
+		for i := lo; i < hi; i++ {
+			v, ind := *vals[i].v, vals[i].ind
 			val := v.Value
 			if v.Type == "url" {
 				if _, rest, ok := strings.Cut(val, "://"); ok {
@@ -67,10 +63,12 @@ func writeZeek(w *bufio.Writer, inds []*Indicator, _ Meta) error {
 			if ind.Name != "" {
 				desc += " " + ind.Name
 			}
-			fmt.Fprintf(w, "%s\t%s\tcshub\t%s\t-\n", zeekField(val), typ, zeekField(desc+" (TLP:"+ind.TLP.String()+")"))
+			b = append(append(b, zeekField(val)...), '\t')
+			b = append(append(b, zeekType(v)...), "\tcshub\t"...)
+			b = append(append(b, zeekField(desc+" (TLP:"+ind.TLP.String()+")")...), "\t-\n"...)
 		}
-	}
-	return nil
+		return b
+	})
 }
 
 // rpzOrigin is the zone an RPZ export is written for; resolvers load it under that name.
@@ -83,30 +81,37 @@ func writeRPZ(w *bufio.Writer, inds []*Indicator, m Meta) error {
 	fmt.Fprintf(w, "$TTL 300\n$ORIGIN %s\n", rpzOrigin)
 	fmt.Fprintf(w, "@\tIN\tSOA\tlocalhost. hostmaster.localhost. ( %d 3600 600 604800 300 )\n", uint32(m.Time.Unix()))
 	w.WriteString("@\tIN\tNS\tlocalhost.\n")
-	seen := make(map[string]bool, 2*len(inds))
-	emit := func(name string) {
-		// Owner names are relative to the origin; the whole name must fit in 255 bytes.
-		if seen[name] || len(name)+len(rpzOrigin)+1 > 253 {
-			return
+	// Owner names are relative to the origin; the whole name must fit in 255 bytes.
+	names := collect(len(inds), func(names []string, lo, hi int) []string {
+		add := func(name string) {
+			if len(name)+len(rpzOrigin)+1 <= 253 {
+				names = append(names, name)
+			}
 		}
-		seen[name] = true
-		w.WriteString(name)
-		w.WriteString("\tCNAME\t.\n")
-	}
-	for _, ind := range inds {
-		for _, v := range ind.Values {
-			switch v.Type {
-			case "domain-name":
-				emit(v.Value)
-				emit("*." + v.Value)
-			case "ipv4-addr", "ipv6-addr":
-				if name, ok := rpzIP(v.Value); ok {
-					emit(name)
+		for _, ind := range inds[lo:hi] {
+			for _, v := range ind.Values {
+				switch v.Type {
+				case "domain-name":
+					add(v.Value)
+					add("*." + v.Value)
+				case "ipv4-addr", "ipv6-addr":
+					if name, ok := rpzIP(v.Value); ok {
+						add(name)
+					}
 				}
 			}
 		}
-	}
-	return nil
+		return names
+	})
+	first := firsts(len(names), func(i int) string { return names[i] }, func(i, j int) bool { return names[i] == names[j] })
+	return writeOrdered(w, len(names), func(b []byte, lo, hi int) []byte {
+		for i := lo; i < hi; i++ {
+			if first[i] {
+				b = append(append(b, names[i]...), "\tCNAME\t.\n"...)
+			}
+		}
+		return b
+	})
 }
 
 // rpzIP writes an address or block as an RPZ IP trigger owner name: the prefix length, then
@@ -161,11 +166,11 @@ func rpzIP(s string) (string, bool) {
 
 // addresses returns the distinct IPv4 and IPv6 values of inds.
 func addresses(inds []*Indicator) (v4, v6 []string) {
-	for _, v := range distinct(inds, func(v Value) bool { return v.Type == "ipv4-addr" || v.Type == "ipv6-addr" }) {
-		if v.Type == "ipv4-addr" {
-			v4 = append(v4, v.Value)
+	for _, r := range distinct(inds, func(v Value) bool { return v.Type == "ipv4-addr" || v.Type == "ipv6-addr" }) {
+		if r.v.Type == "ipv4-addr" {
+			v4 = append(v4, r.v.Value)
 		} else {
-			v6 = append(v6, v.Value)
+			v6 = append(v6, r.v.Value)
 		}
 	}
 	return v4, v6
@@ -208,7 +213,11 @@ func writeIPSet(w *bufio.Writer, inds []*Indicator, m Meta) error {
 		fmt.Fprintf(w, "create %s hash:net family %s hashsize 1024 maxelem %d -exist\n", set.name, set.family, max(65536, len(set.elems)))
 		fmt.Fprintf(w, "flush %s\n", set.name)
 		for _, e := range set.elems {
-			fmt.Fprintf(w, "add %s %s\n", set.name, e)
+			w.WriteString("add ")
+			w.WriteString(set.name)
+			w.WriteByte(' ')
+			w.WriteString(e)
+			w.WriteByte('\n')
 		}
 	}
 	return nil

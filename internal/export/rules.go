@@ -3,7 +3,6 @@ package export
 import (
 	"bufio"
 	"fmt"
-	"hash/fnv"
 	"net/url"
 	"slices"
 	"strconv"
@@ -29,52 +28,76 @@ const sidSpan = 3_000_000_000
 
 // rule is one rule before its sid is fixed.
 type rule struct {
-	key  string // indicator id, value and place: what the sid is derived from
-	body string // the rule up to its metadata
-	ind  *Indicator
+	ind   *Indicator
+	v     *Value // one of ind.Values
+	place string // ip, dns, sni or http
+	body  string // the rule up to its metadata
+	sid   uint64
 }
 
-// sidOf is the sid a key has unless another key took it first.
-func sidOf(key string) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(key))
-	return sidBase + h.Sum64()%sidSpan
+// key is what the rule's sid derives from: indicator id, value and place.
+func (r *rule) key() string {
+	return r.ind.ID + "\x00" + r.v.Type + "\x00" + r.v.Value + "\x00" + r.place
 }
+
+// derivedSID is the sid the rule's key derives, taken unless another key took it first: the
+// key's FNV-1a hash, taken piece by piece rather than building a million keys.
+func (r *rule) derivedSID() uint64 {
+	const offset, prime = 14695981039346656037, 1099511628211
+	h := uint64(offset)
+	for _, s := range [...]string{r.ind.ID, "\x00", r.v.Type, "\x00", r.v.Value, "\x00", r.place} {
+		for i := 0; i < len(s); i++ {
+			h = (h ^ uint64(s[i])) * prime
+		}
+	}
+	return sidBase + h%sidSpan
+}
+
+// sidShards is how many shards assignSIDs splits the derived sids into, each decided alone.
+const sidShards = 256
 
 // assignSIDs gives each rule the sid derived from its key, so that the same indicator value
 // keeps its sid from one export to the next. When keys collide (about 170 pairs among a
 // million rules), the smallest key keeps the sid and the others, in key order, take the next
 // sids that no key derives and no key took, so sids are unique within an export and only
-// colliding keys depend on what else is exported.
-func assignSIDs(rules []rule) []uint64 {
-	sids := make([]uint64, len(rules))
-	owner := make(map[uint64]int, len(rules)) // derived sid → the rule with the smallest key deriving it
-	for i, r := range rules {
-		sids[i] = sidOf(r.key)
-		if j, ok := owner[sids[i]]; !ok || r.key < rules[j].key {
-			owner[sids[i]] = i
+// colliding keys depend on what else is exported. The rules come with their derived sids.
+func assignSIDs(rules []rule) {
+	// owner[s]: derived sid → the rule with the smallest key deriving it, for the sids of shard s.
+	pos, start := byShard(len(rules), sidShards, func(i int) int { return int(rules[i].sid % sidShards) })
+	owner := make([]map[uint64]int32, sidShards)
+	moved := make([]bool, len(rules))
+	forEach(sidShards, func(s int) {
+		in := pos[start[s]:start[s+1]]
+		m := make(map[uint64]int32, len(in))
+		for _, i := range in {
+			if j, ok := m[rules[i].sid]; !ok || rules[i].key() < rules[j].key() {
+				m[rules[i].sid] = i
+			}
+		}
+		for _, i := range in {
+			moved[i] = m[rules[i].sid] != i
+		}
+		owner[s] = m
+	})
+	var move []int
+	for i, m := range moved {
+		if m {
+			move = append(move, i)
 		}
 	}
-	var moved []int
-	for i := range rules {
-		if owner[sids[i]] != i {
-			moved = append(moved, i)
-		}
-	}
-	slices.SortFunc(moved, func(a, b int) int { return strings.Compare(rules[a].key, rules[b].key) })
+	slices.SortFunc(move, func(a, b int) int { return strings.Compare(rules[a].key(), rules[b].key()) })
 	taken := map[uint64]bool{}
-	for _, i := range moved {
-		sid := sids[i]
+	for _, i := range move {
+		sid := rules[i].sid
 		for {
 			sid = sidBase + (sid-sidBase+1)%sidSpan
-			if _, derived := owner[sid]; !derived && !taken[sid] {
+			if _, derived := owner[sid%sidShards][sid]; !derived && !taken[sid] {
 				break
 			}
 		}
 		taken[sid] = true
-		sids[i] = sid
+		rules[i].sid = sid
 	}
-	return sids
 }
 
 // quoteMsg escapes a rule's msg: the engines take ; " and \ escaped with a backslash.
@@ -193,31 +216,22 @@ func writeSnort(w *bufio.Writer, inds []*Indicator, m Meta) error {
 	return writeRules(w, rules, m, "Snort 3", " )")
 }
 
-// collectRules calls bodies for every value of inds; each rule it adds is keyed by indicator,
-// value and place (ip, dns, sni, http), which is what its stable signature id derives from.
-// Suricata and Snort differ only in the bodies.
+// collectRules calls bodies for every value of inds, on every core; each rule it adds is keyed
+// by indicator, value and place (ip, dns, sni, http), which is what its stable signature id
+// derives from. Suricata and Snort differ only in the bodies.
 func collectRules(inds []*Indicator, bodies func(ind *Indicator, v Value, add func(place, body string))) []rule {
-	// Sized for the most rules the engines write (two for a domain, one for anything else):
-	// growing a slice of a million rules copies it over and over.
-	n := 0
-	for _, ind := range inds {
-		for _, v := range ind.Values {
-			n++
-			if v.Type == "domain-name" {
-				n++
+	return collect(len(inds), func(rules []rule, lo, hi int) []rule {
+		for _, ind := range inds[lo:hi] {
+			for j := range ind.Values {
+				bodies(ind, ind.Values[j], func(place, body string) {
+					r := rule{ind: ind, v: &ind.Values[j], place: place, body: body}
+					r.sid = r.derivedSID()
+					rules = append(rules, r)
+				})
 			}
 		}
-	}
-	rules := make([]rule, 0, n)
-	for _, ind := range inds {
-		for _, v := range ind.Values {
-			key := ind.ID + "\x00" + v.Type + "\x00" + v.Value
-			bodies(ind, v, func(place, body string) {
-				rules = append(rules, rule{key: key + "\x00" + place, body: body, ind: ind})
-			})
-		}
-	}
-	return rules
+		return rules
+	})
 }
 
 // ruleAddr writes an address or block for a rule header; IPv6 blocks go in brackets so that
@@ -236,21 +250,21 @@ func rev(ind *Indicator) int64 { return max(ind.Modified.Unix(), 1) }
 // writeRules writes the rules with their metadata, sid and rev, each ended by end.
 func writeRules(w *bufio.Writer, rules []rule, m Meta, engine, end string) error {
 	fmt.Fprintf(w, "# cshub %s rules for %s, %s: %d rules\n", engine, m.Org, stamp(m.Time), len(rules))
-	sids := assignSIDs(rules)
-	num := make([]byte, 0, 24)
-	for i, r := range rules {
-		w.WriteString(r.body)
-		w.WriteString(" metadata:cshub_id ")
-		w.WriteString(r.ind.ID)
-		w.WriteString(", cshub_tlp ")
-		w.WriteString(strings.ToLower(r.ind.TLP.String()))
-		w.WriteString("; sid:")
-		w.Write(strconv.AppendUint(num[:0], sids[i], 10))
-		w.WriteString("; rev:")
-		w.Write(strconv.AppendInt(num[:0], rev(r.ind), 10))
-		w.WriteString(";")
-		w.WriteString(end)
-		w.WriteByte('\n')
-	}
-	return nil
+	assignSIDs(rules)
+	return writeOrdered(w, len(rules), func(b []byte, lo, hi int) []byte {
+		for _, r := range rules[lo:hi] {
+			b = append(append(b, r.body...), " metadata:cshub_id "...)
+			b = append(append(b, r.ind.ID...), ", cshub_tlp "...)
+			for _, c := range []byte(r.ind.TLP.String()) { // lower case, as strings.ToLower would, without a copy
+				if 'A' <= c && c <= 'Z' {
+					c += 'a' - 'A'
+				}
+				b = append(b, c)
+			}
+			b = strconv.AppendUint(append(b, "; sid:"...), r.sid, 10)
+			b = strconv.AppendInt(append(b, "; rev:"...), rev(r.ind), 10)
+			b = append(append(append(b, ';'), end...), '\n')
+		}
+		return b
+	})
 }

@@ -99,19 +99,35 @@ func FromSTIX(objects [][]byte) ([]byte, error) {
 // place.
 func WriteEvent(w io.Writer, objects [][]byte) error {
 	objs, errs := decodeAll(objects)
-	byID := make(map[string]*sobj, len(objs))
+	report := false
 	for i := range objs {
-		o := &objs[i]
 		if errs[i] != nil {
 			return hub.FieldError(fmt.Sprintf("objects[%d]", i), "not a JSON object: %v", errs[i])
 		}
-		if o.typ == "" || o.id == "" {
+		if objs[i].typ == "" || objs[i].id == "" {
 			return hub.FieldError(fmt.Sprintf("objects[%d]", i), "not a STIX object: no type or id")
 		}
-		byID[o.id] = o
+		report = report || objs[i].typ == "report"
 	}
+	// An event without a report is named after the sorted ids of all objects: another core
+	// sorts them while this one indexes the objects by id.
+	var sum summary
+	done := make(chan struct{})
+	if report {
+		close(done)
+	} else {
+		go func() {
+			sum = summarize(objs)
+			close(done)
+		}()
+	}
+	byID := make(map[string]*sobj, len(objs))
+	for i := range objs {
+		byID[objs[i].id] = &objs[i]
+	}
+	<-done
 	x := &exporter{w: w, byID: byID, consumed: map[string]bool{}, sightings: map[string][]outSighting{}}
-	x.run(objs)
+	x.run(objs, &sum)
 	return x.flush()
 }
 
@@ -163,7 +179,8 @@ func (x *exporter) flush() error {
 	return x.err
 }
 
-func (x *exporter) run(objs []sobj) {
+// run writes the event of objs; sum is their summary when no report is among them.
+func (x *exporter) run(objs []sobj, sum *summary) {
 	var rep *sobj
 	for i := range objs {
 		if objs[i].typ == "report" {
@@ -211,19 +228,10 @@ func (x *exporter) run(objs []sobj) {
 			ev.orgc = id
 		}
 	} else {
-		ids := make([]string, 0, len(objs))
-		for _, o := range objs {
-			ids = append(ids, o.id)
-		}
-		slices.Sort(ids)
-		ev.uuid = uuid5("export:" + strings.Join(ids, ","))
+		ev.uuid = uuid5Join("export:", sum.ids, ",")
 		ev.info = fmt.Sprintf("cshub export of %d STIX objects", len(objs))
-		latest := ""
-		for _, o := range objs {
-			latest = max(latest, o.modified)
-			x.evTLP = max(x.evTLP, stix.TLPOf(o.markings))
-		}
-		if t, err := time.Parse(time.RFC3339Nano, latest); err == nil {
+		x.evTLP = sum.tlp
+		if t, err := time.Parse(time.RFC3339Nano, sum.latest); err == nil {
 			ev.date, ev.timestamp = t.UTC().Format("2006-01-02"), strconv.FormatInt(t.Unix(), 10)
 		} else {
 			ev.date, ev.timestamp = "1970-01-01", "0"
@@ -284,9 +292,26 @@ func (x *exporter) run(objs []sobj) {
 		b = append(b, '}')
 	}
 	x.buf = append(b, `,"Attribute":[`...)
-	for _, o := range order {
-		x.pending = x.sightings[o.id]
-		x.object(o)
+	var pre preEncoded
+	for lo := 0; lo < len(order); lo += 4096 {
+		part := order[lo:min(lo+4096, len(order))]
+		pre.encode(x, part)
+		for i, o := range part {
+			if e := pre.of[i]; e.n > 0 {
+				out := pre.bufs[e.w][e.from:e.to]
+				if x.nattrs == 0 {
+					out = out[1:] // the first attribute has no comma before it
+				}
+				x.buf = append(x.buf, out...)
+				x.nattrs += e.n
+				if len(x.buf) >= 64<<10 {
+					x.flush()
+				}
+			} else if !e.done {
+				x.pending = x.sightings[o.id]
+				x.object(o)
+			}
+		}
 	}
 	b = append(x.buf, `],"Object":[`...)
 	b = append(b, x.objects...)
@@ -298,6 +323,57 @@ func (x *exporter) run(objs []sobj) {
 		b = appendTag(b, t)
 	}
 	x.buf = append(b, "]}}"...)
+}
+
+// summary is what an event without a report is named and dated after: the objects' ids
+// sorted, the latest modified time and the highest TLP among them.
+type summary struct {
+	ids    []string
+	latest string
+	tlp    hub.TLP
+}
+
+// summarize returns the summary of objs. The cores take a part each, sorted alone and then
+// merged: sorting a million ids is most of it.
+func summarize(objs []sobj) summary {
+	parts := make([]summary, min(runtime.GOMAXPROCS(0), max(len(objs)/4096, 1)))
+	var wg sync.WaitGroup
+	for p := range parts {
+		wg.Go(func() {
+			s := &parts[p]
+			in := objs[p*len(objs)/len(parts) : (p+1)*len(objs)/len(parts)]
+			s.ids = make([]string, len(in))
+			for i := range in {
+				s.ids[i] = in[i].id
+				s.latest = max(s.latest, in[i].modified)
+				s.tlp = max(s.tlp, stix.TLPOf(in[i].markings))
+			}
+			slices.Sort(s.ids)
+		})
+	}
+	wg.Wait()
+	var sum summary
+	for _, s := range parts {
+		sum.ids = mergeSorted(sum.ids, s.ids)
+		sum.latest, sum.tlp = max(sum.latest, s.latest), max(sum.tlp, s.tlp)
+	}
+	return sum
+}
+
+// mergeSorted returns the sorted strings of a and b, sorted each.
+func mergeSorted(a, b []string) []string {
+	if len(a) == 0 {
+		return b
+	}
+	out := make([]string, 0, len(a)+len(b))
+	for len(a) > 0 && len(b) > 0 {
+		if b[0] < a[0] {
+			out, b = append(out, b[0]), b[1:]
+		} else {
+			out, a = append(out, a[0]), a[1:]
+		}
+	}
+	return append(append(out, a...), b...)
 }
 
 // order appends to order the report's object_refs, then the other objects as given, each id once.
@@ -405,8 +481,58 @@ func (x *exporter) attrTags(o *sobj) []string {
 	return tags
 }
 
-// add writes an attribute mapped from o.
-func (x *exporter) add(o *sobj, a *outAttr) {
+// encoded is where preEncoded.encode put the attributes of one object: bufs[w][from:to], each
+// attribute after a comma, n of them; done says the object needs nothing more written.
+type encoded struct {
+	w, from, to, n int
+	done           bool
+}
+
+// preEncoded is what encode found of a part of the objects. Its buffers are kept from one part
+// to the next: garbage of that size would have the collector scan the million decoded objects
+// again and again.
+type preEncoded struct {
+	bufs [][]byte
+	of   []encoded // by position in the part
+}
+
+// encode encodes the attributes of the indicators among part that their patterns map, on every
+// core: those depend only on what is fixed while x writes attributes (the event's TLP, the
+// sightings, the objects by id), and they are nearly all of an export. The others are left to
+// x.object, in order.
+func (pre *preEncoded) encode(x *exporter, part []*sobj) {
+	pre.bufs = slices.Grow(pre.bufs[:0], runtime.GOMAXPROCS(0))[:min(runtime.GOMAXPROCS(0), max(len(part)/256, 1))]
+	pre.of = slices.Grow(pre.of[:0], len(part))[:len(part)]
+	clear(pre.of)
+	var wg sync.WaitGroup
+	for w := range pre.bufs {
+		wg.Go(func() {
+			b := pre.bufs[w][:0]
+			for i := w * len(part) / len(pre.bufs); i < (w+1)*len(part)/len(pre.bufs); i++ {
+				o := part[i]
+				if !o.mapsPattern() {
+					continue
+				}
+				e := encoded{w: w, from: len(b), done: true}
+				sightings := x.sightings[o.id]
+				for _, a := range o.patternAttrs {
+					a.Comment, a.Tag = o.description, x.attrTags(o)
+					x.complete(o, a, sightings)
+					sightings = nil
+					b = appendAttr(append(b, ','), a)
+					e.n++
+				}
+				e.to = len(b)
+				pre.of[i] = e
+			}
+			pre.bufs[w] = b
+		})
+	}
+	wg.Wait()
+}
+
+// complete fills in what a mapped from o leaves out, and gives it sightings.
+func (x *exporter) complete(o *sobj, a *outAttr, sightings []outSighting) {
 	if a.UUID == "" {
 		a.UUID = o.uuid()
 	}
@@ -417,7 +543,13 @@ func (x *exporter) add(o *sobj, a *outAttr) {
 		a.Category = defaultCategory(a.Type)
 	}
 	x.restoreData(o, a)
-	a.Sighting, x.pending = x.pending, nil
+	a.Sighting = sightings
+}
+
+// add writes an attribute mapped from o.
+func (x *exporter) add(o *sobj, a *outAttr) {
+	x.complete(o, a, x.pending)
+	x.pending = nil
 	if x.nattrs > 0 {
 		x.buf = append(x.buf, ',')
 	}

@@ -15,6 +15,7 @@ import (
 	"crypto/sha1"
 	"encoding/json"
 	"fmt"
+	"hash"
 	"io"
 	"regexp"
 	"slices"
@@ -96,6 +97,30 @@ func uuid5(name string) string {
 	h := sha1.New()
 	h.Write(namespace[:])
 	h.Write([]byte(name))
+	return uuidSum(h)
+}
+
+// uuid5Join returns uuid5(prefix + strings.Join(elems, sep)) without building that string,
+// which for a million ids is tens of megabytes written once and read once.
+func uuid5Join(prefix string, elems []string, sep string) string {
+	h := sha1.New()
+	h.Write(namespace[:])
+	b := append(make([]byte, 0, 64<<10), prefix...)
+	for i, e := range elems {
+		if i > 0 {
+			b = append(b, sep...)
+		}
+		if b = append(b, e...); len(b) >= 60<<10 {
+			h.Write(b)
+			b = b[:0]
+		}
+	}
+	h.Write(b)
+	return uuidSum(h)
+}
+
+// uuidSum makes a version 5 UUID of the SHA-1 hash h.
+func uuidSum(h hash.Hash) string {
 	s := h.Sum(nil)
 	s[6] = s[6]&0x0f | 0x50
 	s[8] = s[8]&0x3f | 0x80
