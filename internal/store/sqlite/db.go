@@ -44,8 +44,10 @@ const walCheckpointPages = 16 << 10
 
 // writerCheckpointPages is how long the WAL grows before the writer copies it itself, in its
 // own commit: a backstop for a checkpointer that has fallen far behind, or for writes that do
-// not tell it (see checkpointer.wrote).
-const writerCheckpointPages = 4 * walCheckpointPages
+// not tell it (see checkpointer.wrote). A large ingest commit alone may write some 60k pages
+// (see kb's groupObjects), and the WAL holds two of them when the checkpoint of one has not
+// ended before the next is written.
+const writerCheckpointPages = 8 * walCheckpointPages
 
 //go:embed migrations/*.sql
 var migrations embed.FS

@@ -132,7 +132,7 @@ func TestReplacedKeyringGone(t *testing.T) {
 
 // TestCheckpointBesideWriter: once commits have put more than the checkpoint threshold (16k
 // pages) in the WAL, it is copied into the database file by the background checkpointer, while
-// the writer's own autocheckpoint would wait for four times as much.
+// the writer's own autocheckpoint would wait for eight times as much.
 func TestCheckpointBesideWriter(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes 72 MB")
