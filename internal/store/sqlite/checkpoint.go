@@ -22,6 +22,7 @@ type checkpointer struct {
 	db    *sql.DB      // exactly one connection
 	pages atomic.Int64 // pages written to the WAL since the last checkpoint began
 	wake  chan struct{}
+	stop  sync.Once     // closes wake
 	done  chan struct{} // closed when run returns
 
 	// mu is held while a checkpoint runs, so that one asked for elsewhere in this process
@@ -74,9 +75,9 @@ func (c *checkpointer) lock()   { c.mu.Lock() }
 func (c *checkpointer) unlock() { c.mu.Unlock() }
 
 // close stops the checkpointer after the checkpoint under way, if any, and closes its
-// connection.
+// connection. Calls after the first do nothing, as DB.Close may be called more than once.
 func (c *checkpointer) close() error {
-	close(c.wake)
+	c.stop.Do(func() { close(c.wake) })
 	<-c.done
 	return c.db.Close()
 }

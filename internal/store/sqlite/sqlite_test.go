@@ -168,3 +168,14 @@ func TestCheckpointBesideWriter(t *testing.T) {
 	}
 	t.Errorf("database file %d bytes after %d MB committed, want at least %d: the WAL was not checkpointed", size, written>>20, want)
 }
+
+func TestCloseTwice(t *testing.T) {
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "hub.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db.Close() // must not panic
+}
