@@ -4,7 +4,8 @@
 // Every pooled connection gets its settings from the connection string: WAL journal, foreign
 // keys, a busy timeout, synchronous=NORMAL and secure_delete. Writes go through a pool of
 // exactly one connection, so writers queue in Go rather than spin on SQLITE_BUSY; reads go
-// through a separate pool of read-only connections, which WAL lets run beside the writer.
+// through a separate pool of read-only connections, which WAL lets run beside the writer, and
+// a connection of its own copies the WAL into the database file (see checkpointer).
 //
 // Timestamps are stored as INTEGER unix nanoseconds in UTC: they sort as numbers and round-trip
 // exactly. That limits them to the years 1678 to 2262; the zero time.Time is stored as the
@@ -35,19 +36,27 @@ import (
 // million objects; pages are only allocated as they are read.
 const writerCacheKiB = 512 << 10
 
-// walCheckpointPages is how long the WAL grows before a commit copies it into the database: a
-// page that successive commits change (index pages under random keys, the last page of each
+// walCheckpointPages is how long the WAL grows before it is copied into the database: a page
+// that successive commits change (index pages under random keys, the last page of each
 // append-only index) is copied once per checkpoint, not once per commit, and the file is
 // synced less often.
 const walCheckpointPages = 16 << 10
+
+// writerCheckpointPages is how long the WAL grows before the writer copies it itself, in its
+// own commit: a backstop for a checkpointer that has fallen far behind, or for writes that do
+// not tell it (see checkpointer.wrote). A large ingest commit alone may write some 60k pages
+// (see kb's groupObjects), and the WAL holds two of them when the checkpoint of one has not
+// ended before the next is written.
+const writerCheckpointPages = 8 * walCheckpointPages
 
 //go:embed migrations/*.sql
 var migrations embed.FS
 
 // DB is a hub.Store kept in one SQLite file. It is safe for concurrent use.
 type DB struct {
-	w *sql.DB // exactly one connection: all writes, serialized
-	r *sql.DB // read-only connections
+	w    *sql.DB // exactly one connection: all writes, serialized
+	r    *sql.DB // read-only connections
+	ckpt *checkpointer
 }
 
 var _ hub.Store = (*DB)(nil)
@@ -86,7 +95,7 @@ func Open(path string) (*DB, error) {
 	// after batch once the indexes outgrow a small cache.
 	wq["_pragma"] = append(slices.DeleteFunc(slices.Clone(wq["_pragma"]), func(p string) bool {
 		return strings.HasPrefix(p, "cache_size")
-	}), fmt.Sprintf("cache_size(%d)", -writerCacheKiB), fmt.Sprintf("wal_autocheckpoint(%d)", walCheckpointPages))
+	}), fmt.Sprintf("cache_size(%d)", -writerCacheKiB), fmt.Sprintf("wal_autocheckpoint(%d)", writerCheckpointPages))
 	w, err := sql.Open("sqlite", path+"?"+wq.Encode())
 	if err != nil {
 		return nil, mapErr(err, "open %s", path)
@@ -96,8 +105,14 @@ func Open(path string) (*DB, error) {
 	w.SetConnMaxIdleTime(0)
 	w.SetConnMaxLifetime(0)
 
-	db := &DB{w: w}
+	c, err := sql.Open("sqlite", path+"?"+q.Encode())
+	if err != nil {
+		w.Close()
+		return nil, mapErr(err, "open %s", path)
+	}
+	db := &DB{w: w, ckpt: newCheckpointer(c)}
 	if err := db.migrate(context.Background()); err != nil {
+		db.ckpt.close()
 		w.Close()
 		return nil, err
 	}
@@ -127,13 +142,14 @@ func Open(path string) (*DB, error) {
 	return db, nil
 }
 
-// Close closes both pools.
+// Close stops the checkpointer and closes the pools; the last connection to close copies what
+// is left of the WAL into the database.
 func (db *DB) Close() error {
 	var errs []error
 	if db.r != nil {
 		errs = append(errs, db.r.Close())
 	}
-	errs = append(errs, db.w.Close())
+	errs = append(errs, db.ckpt.close(), db.w.Close())
 	return errors.Join(errs...)
 }
 
@@ -197,7 +213,12 @@ func (db *DB) migrate(ctx context.Context) error {
 
 // write runs fn in a write transaction and commits it if fn returns nil.
 func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := db.w.BeginTx(ctx, nil)
+	conn, err := db.w.Conn(ctx)
+	if err != nil {
+		return mapErr(err, "begin")
+	}
+	defer conn.Close()
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return mapErr(err, "begin")
 	}
@@ -205,7 +226,11 @@ func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		tx.Rollback()
 		return err
 	}
-	return mapErr(tx.Commit(), "commit")
+	if err := tx.Commit(); err != nil {
+		return mapErr(err, "commit")
+	}
+	db.ckpt.wrote(conn)
+	return nil
 }
 
 // mapErr turns a driver error into a *hub.Error: the one place where SQLite's codes meet the

@@ -460,7 +460,10 @@ func (db *DB) SetKeyring(ctx context.Context, blob []byte, prev int64) (int64, e
 	// the WAL into the database and truncating it drops them, so that destroyed keys are gone
 	// from both files. It waits for readers as any write does; should one outlast the busy
 	// timeout, the frames go at a later checkpoint: the keyring is stored either way, so the
-	// outcome of the checkpoint is not the caller's error.
+	// outcome of the checkpoint is not the caller's error. Only one checkpoint runs at a time:
+	// the background one must not make this one fail.
+	db.ckpt.lock()
 	db.w.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+	db.ckpt.unlock()
 	return prev + 1, nil
 }

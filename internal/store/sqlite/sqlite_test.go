@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -127,4 +128,54 @@ func TestReplacedKeyringGone(t *testing.T) {
 			t.Errorf("%s still holds the replaced keyring", filepath.Base(name))
 		}
 	}
+}
+
+// TestCheckpointBesideWriter: once commits have put more than the checkpoint threshold (16k
+// pages) in the WAL, it is copied into the database file by the background checkpointer, while
+// the writer's own autocheckpoint would wait for eight times as much.
+func TestCheckpointBesideWriter(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 72 MB")
+	}
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "hub.db")
+	db, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.CreateWorkspace(ctx, &hub.Workspace{Slug: "w"}); err != nil {
+		t.Fatal(err)
+	}
+	body := bytes.Repeat([]byte("x"), 8<<20)
+	const written = 72 << 20
+	for i := range written / len(body) {
+		o := &hub.Object{ID: fmt.Sprintf("x--%d", i), Type: "x", Workspace: "w", TLP: hub.TLPGreen, Modified: time.Unix(1, 0), Body: body}
+		if _, err := db.PutObjects(ctx, []*hub.Object{o}, hub.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const want = 48 << 20 // most of what the first checkpoint copies; without one, some kilobytes
+	var size int64
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if size = fi.Size(); size >= want {
+			return
+		}
+	}
+	t.Errorf("database file %d bytes after %d MB committed, want at least %d: the WAL was not checkpointed", size, written>>20, want)
+}
+
+func TestCloseTwice(t *testing.T) {
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "hub.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db.Close() // must not panic
 }
