@@ -16,18 +16,21 @@ import (
 	"cshub/internal/store/storetest"
 )
 
-func open(t testing.TB) *sqlite.DB {
+// open opens a new store in a temporary directory, closed when the test ends, and returns it
+// with its file's path.
+func open(t testing.TB) (*sqlite.DB, string) {
 	t.Helper()
-	db, err := sqlite.Open(filepath.Join(t.TempDir(), "hub.db"))
+	path := filepath.Join(t.TempDir(), "hub.db")
+	db, err := sqlite.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return db
+	return db, path
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) hub.Store { return open(t) })
+	storetest.Run(t, func(t *testing.T) hub.Store { db, _ := open(t); return db })
 }
 
 func TestReopenAndCheck(t *testing.T) {
@@ -77,7 +80,7 @@ func TestNewerSchemaRefused(t *testing.T) {
 
 func TestNanosecondTimes(t *testing.T) {
 	ctx := context.Background()
-	db := open(t)
+	db, _ := open(t)
 	if err := db.CreateWorkspace(ctx, &hub.Workspace{Slug: "w"}); err != nil {
 		t.Fatal(err)
 	}
@@ -105,12 +108,7 @@ func TestNanosecondTimes(t *testing.T) {
 // so that destroyed keys cannot be read back from disk.
 func TestReplacedKeyringGone(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "hub.db")
-	db, err := sqlite.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db, path := open(t)
 	old := bytes.Repeat([]byte("destroyed-key-"), 8)
 	v, err := db.SetKeyring(ctx, old, 0)
 	if err != nil {
@@ -138,12 +136,7 @@ func TestCheckpointBesideWriter(t *testing.T) {
 		t.Skip("writes 72 MB")
 	}
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "hub.db")
-	db, err := sqlite.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db, path := open(t)
 	if err := db.CreateWorkspace(ctx, &hub.Workspace{Slug: "w"}); err != nil {
 		t.Fatal(err)
 	}
