@@ -190,6 +190,9 @@ func TestLinksResume(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// The follower saves its state into the temporary directory when it stops: it must
+			// have done so before the directory is removed.
+			t.Cleanup(func() { cancel(); resumed.Wait() })
 			if !resumed.Resumed || resumed.Objects != 3 {
 				t.Fatalf("restart: resumed %v (%s) with %d objects; want the 3 held at the stop", resumed.Resumed, resumed.Why, resumed.Objects)
 			}
