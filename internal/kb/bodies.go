@@ -2,8 +2,6 @@ package kb
 
 import (
 	"context"
-	"runtime"
-	"sync"
 
 	"cshub/internal/export/record"
 	"cshub/internal/seal"
@@ -38,33 +36,27 @@ func (s *Service) ExportBodies(ctx context.Context, recs []record.Record) ([][]b
 			of[k] = i
 		}
 	}
-	workers := min(runtime.GOMAXPROCS(0), max(len(sealed)/64, 1))
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			size := 0
-			for k := w; k < len(sealed); k += workers {
-				size += len(sealed[k].Sealed) // the plaintext is shorter
-			}
-			buf := make([]byte, 0, size)
-			for k := w; k < len(sealed); k += workers {
-				if of[k] < 0 {
-					continue
-				}
-				start, o := len(buf), recs[of[k]].Object.Hub()
-				if buf, errs[w] = s.sealer.DecryptAppend(buf, seal.ObjectLocation(&o), sealed[k].Sealed); errs[w] != nil {
-					return
-				}
-				bodies[of[k]] = buf[start:len(buf):len(buf)]
-			}
-		})
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
+	err = shareOut(len(sealed), func(w, step int) error {
+		size := 0
+		for k := w; k < len(sealed); k += step {
+			size += len(sealed[k].Sealed) // the plaintext is shorter
 		}
+		buf := make([]byte, 0, size)
+		for k := w; k < len(sealed); k += step {
+			if of[k] < 0 {
+				continue
+			}
+			var err error
+			start, o := len(buf), recs[of[k]].Object.Hub()
+			if buf, err = s.sealer.DecryptAppend(buf, seal.ObjectLocation(&o), sealed[k].Sealed); err != nil {
+				return err
+			}
+			bodies[of[k]] = buf[start:len(buf):len(buf)]
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return bodies, nil
 }

@@ -39,19 +39,29 @@ func (s *Service) ExportRecords(ctx context.Context, after int64, limit int) ([]
 // costs more than decoding into it.
 func (s *Service) openRecords(recs []hub.ExportRecord) ([]record.Record, error) {
 	out := make([]record.Record, len(recs))
-	workers := min(runtime.GOMAXPROCS(0), max(len(recs)/64, 1))
+	if err := shareOut(len(recs), func(w, step int) error { return s.openShare(recs, out, w, step) }); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// shareOut calls share(w, step) on every core, w = 0, 1, …, step-1, for n items that worker w
+// takes as w, w+step, …, and returns the first error: opening sealed values is a core's work
+// each, and a few dozen are not worth a goroutine.
+func shareOut(n int, share func(w, step int) error) error {
+	workers := min(runtime.GOMAXPROCS(0), max(n/64, 1))
 	errs := make([]error, workers)
 	var wg sync.WaitGroup
 	for w := range workers {
-		wg.Go(func() { errs[w] = s.openShare(recs, out, w, workers) })
+		wg.Go(func() { errs[w] = share(w, workers) })
 	}
 	wg.Wait()
 	for _, err := range errs {
 		if err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // openShare opens recs[w], recs[w+step], … into the same places of out.
