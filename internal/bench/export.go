@@ -263,7 +263,7 @@ func scanRecordsBodies(ctx context.Context, st hub.Store, after int64) (int, int
 	if err != nil || n == 0 {
 		return 0, 0, err
 	}
-	_, err = st.Bodies(ctx, "indicator", after, last)
+	err = st.Bodies(ctx, "indicator", after, last, func(int64, []byte) error { return nil })
 	return n, last, err
 }
 

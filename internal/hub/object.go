@@ -46,12 +46,6 @@ type ExportRecord struct {
 	Sealed    []byte
 }
 
-// SealedBody is the sealed body of one stored version, as ObjectStore.Bodies returns it.
-type SealedBody struct {
-	Seq    int64
-	Sealed []byte
-}
-
 // Viewer is who is asking. Every read path takes one and filters by it, in the query itself, so
 // that pages are never cut short and counts never leak. A Viewer is built by package access.
 type Viewer struct {

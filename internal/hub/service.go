@@ -62,11 +62,14 @@ type ObjectStore interface {
 	// version whose record becomes New if it still is Old.
 	ReplaceExportRecords(ctx context.Context, updates []BodyUpdate) (replaced int, err error)
 
-	// Bodies returns the sealed bodies of the versions of type typ with a Seq above after and
-	// at most upto, in Seq order. An export that keeps bodies reads them beside the export
-	// records of the same versions, rather than the whole objects. As with ExportRecords, the
-	// store takes no access decision here.
-	Bodies(ctx context.Context, typ string, after, upto int64) ([]SealedBody, error)
+	// Bodies calls each, in Seq order, with the Seq and the sealed body of every version of
+	// type typ with a Seq above after and at most upto, and returns the first error each
+	// returns, which ends the read. sealed is the store's own buffer, valid only during the
+	// call: an export that keeps bodies reads them beside the export records of the same
+	// versions, rather than the whole objects, and opens each as it is read rather than
+	// copying a million of them first. As with ExportRecords, the store takes no access
+	// decision here.
+	Bodies(ctx context.Context, typ string, after, upto int64, each func(seq int64, sealed []byte) error) error
 }
 
 // BodyUpdate is one compare-and-swap of ObjectStore.ReplaceBodies: the body of the version

@@ -3,8 +3,7 @@ package store
 import "cshub/internal/hub"
 
 // arena copies the sealed values a store reads into a few large buffers: a cold export reads a
-// million records and as many bodies, and an allocation each would cost it more than reading
-// them.
+// million records, and an allocation each would cost it more than reading them.
 type arena struct {
 	buf []byte // the buffer the latest values were copied into
 }
@@ -50,23 +49,3 @@ func (p *RecordPage) Add(seq int64, ws, sealed []byte) {
 
 // Records returns the records added, in order.
 func (p *RecordPage) Records() []hub.ExportRecord { return p.recs }
-
-// BodyPage gathers the sealed bodies a store reads for ObjectStore.Bodies, in an arena.
-type BodyPage struct {
-	bodies []hub.SealedBody
-	arena  arena
-}
-
-// NewBodyPage returns an empty page for the bodies of versions with a Seq above after and at
-// most upto.
-func NewBodyPage(after, upto int64) *BodyPage {
-	return &BodyPage{bodies: make([]hub.SealedBody, 0, min(max(upto-after, 0), 1<<14))}
-}
-
-// Add appends a body; sealed is copied, so it may be a driver's buffer.
-func (p *BodyPage) Add(seq int64, sealed []byte) {
-	p.bodies = append(p.bodies, hub.SealedBody{Seq: seq, Sealed: p.arena.copy(sealed)})
-}
-
-// Bodies returns the bodies added, in order.
-func (p *BodyPage) Bodies() []hub.SealedBody { return p.bodies }

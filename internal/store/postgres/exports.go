@@ -99,21 +99,23 @@ func (db *DB) ReplaceExportRecords(ctx context.Context, updates []hub.BodyUpdate
 		WHERE r.seq = u.seq AND r.record = u.old`, updates)
 }
 
-// Bodies returns the sealed bodies of the versions of type typ in a Seq range; see
+// Bodies calls each with the sealed bodies of the versions of type typ in a Seq range; see
 // hub.ObjectStore.
-func (db *DB) Bodies(ctx context.Context, typ string, after, upto int64) ([]hub.SealedBody, error) {
+func (db *DB) Bodies(ctx context.Context, typ string, after, upto int64, each func(seq int64, sealed []byte) error) error {
 	rows, err := db.pool.Query(ctx, `SELECT seq, body FROM objects WHERE type = $1 AND seq > $2 AND seq <= $3 ORDER BY seq`, typ, after, upto)
 	if err != nil {
-		return nil, mapErr(err, "list bodies")
+		return mapErr(err, "list bodies")
 	}
 	defer rows.Close()
-	page := store.NewBodyPage(after, upto)
 	var seq int64
 	for rows.Next() {
 		if err := rows.Scan(&seq, nil); err != nil {
-			return nil, mapErr(err, "read body")
+			return mapErr(err, "read body")
 		}
-		page.Add(seq, rows.RawValues()[1]) // body is bytea: its wire bytes are its value
+		// body is bytea: its wire bytes are its value, valid until the next row.
+		if err := each(seq, rows.RawValues()[1]); err != nil {
+			return err
+		}
 	}
-	return page.Bodies(), mapErr(rows.Err(), "list bodies")
+	return mapErr(rows.Err(), "list bodies")
 }

@@ -113,25 +113,26 @@ func (db *DB) ReplaceExportRecords(ctx context.Context, updates []hub.BodyUpdate
 	return db.replace(ctx, `UPDATE export_records SET record = ? WHERE seq = ? AND record = ?`, updates)
 }
 
-// Bodies returns the sealed bodies of the versions of type typ in a Seq range; see
+// Bodies calls each with the sealed bodies of the versions of type typ in a Seq range; see
 // hub.ObjectStore. It walks the table itself through the range rather than the (type, seq)
 // index, which would cost a lookup of the table per row: the export that reads bodies pages
 // through the range of its indicators, and the rows of other types between them are skipped
 // without reading their bodies.
-func (db *DB) Bodies(ctx context.Context, typ string, after, upto int64) ([]hub.SealedBody, error) {
+func (db *DB) Bodies(ctx context.Context, typ string, after, upto int64, each func(seq int64, sealed []byte) error) error {
 	rows, err := db.r.QueryContext(ctx, `SELECT seq, body FROM objects WHERE +type = ? AND seq > ? AND seq <= ? ORDER BY seq`, typ, after, upto)
 	if err != nil {
-		return nil, mapErr(err, "list bodies")
+		return mapErr(err, "list bodies")
 	}
 	defer rows.Close()
-	page := store.NewBodyPage(after, upto)
 	var seq int64
-	var sealed sql.RawBytes // reused: Scan copies into it
+	var sealed sql.RawBytes // the driver's buffer, valid until the next row
 	for rows.Next() {
 		if err := rows.Scan(&seq, &sealed); err != nil {
-			return nil, mapErr(err, "read body")
+			return mapErr(err, "read body")
 		}
-		page.Add(seq, sealed)
+		if err := each(seq, sealed); err != nil {
+			return err
+		}
 	}
-	return page.Bodies(), mapErr(rows.Err(), "list bodies")
+	return mapErr(rows.Err(), "list bodies")
 }

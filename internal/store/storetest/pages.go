@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -9,8 +10,9 @@ import (
 	"cshub/internal/hub"
 )
 
-// testBodies: Bodies returns the sealed bodies of the versions of one type in a Seq range, in
-// Seq order, skipping the other types between them and the versions deleted.
+// testBodies: Bodies gives the sealed bodies of the versions of one type in a Seq range, in Seq
+// order, skipping the other types between them and the versions deleted, and stops at the
+// first error of the function it calls.
 func testBodies(t *testing.T, s hub.Store) {
 	ctx := context.Background()
 	setup(t, s, []string{"fr"}, []string{"w1", "w2"})
@@ -39,15 +41,23 @@ func testBodies(t *testing.T, s hub.Store) {
 				want = append(want, fmt.Sprintf("%d %s", o.Seq, o.Body))
 			}
 		}
-		bodies, err := s.Bodies(ctx, tc.typ, tc.after, tc.upto)
-		must(t, err)
 		var got []string
-		for _, b := range bodies {
-			got = append(got, fmt.Sprintf("%d %s", b.Seq, b.Sealed))
-		}
+		must(t, s.Bodies(ctx, tc.typ, tc.after, tc.upto, func(seq int64, sealed []byte) error {
+			got = append(got, fmt.Sprintf("%d %s", seq, sealed)) // a copy: sealed is the store's
+			return nil
+		}))
 		if !slices.Equal(got, want) {
 			t.Errorf("Bodies(%s, %d, %d) = %q, want %q", tc.typ, tc.after, tc.upto, got, want)
 		}
+	}
+	// The first error of each ends the read and is what Bodies returns.
+	stop, calls := errors.New("stop"), 0
+	err := s.Bodies(ctx, "indicator", 0, objs[len(objs)-1].Seq, func(int64, []byte) error {
+		calls++
+		return stop
+	})
+	if !errors.Is(err, stop) || calls != 1 {
+		t.Errorf("Bodies with each failing: %v after %d calls; want its error after 1", err, calls)
 	}
 }
 
