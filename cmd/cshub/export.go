@@ -82,14 +82,15 @@ func runExport(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cat := export.NewCatalog(export.Config{KB: a.kb, Warninglists: warninglist.Default(), KeepBodies: f.Bodies, LatestOnly: true})
+	view := &export.View{Viewer: v, Path: access.PathExport, Selection: sel}
+	cat := export.NewCatalog(export.Config{KB: a.kb, Warninglists: warninglist.Default(), KeepBodies: f.Bodies, BodiesFor: view, LatestOnly: true})
 	bar := newProgressBar(e.stderr, "loading indicators", 0)
 	p, err := cat.Sync(ctx, func(n int) { bar.update(kb.Progress{Objects: int64(n)}) })
 	bar.done()
 	if err != nil {
 		return err
 	}
-	inds := cat.Select(&export.View{Viewer: v, Path: access.PathExport, Selection: sel}, p)
+	inds := cat.Select(view, p)
 	if err := writeExport(*out, e.stdout, func(w io.Writer) error {
 		return f.Write(w, inds, export.Meta{Org: *org, Time: p.Time})
 	}); err != nil {

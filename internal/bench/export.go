@@ -283,11 +283,12 @@ func exportOnce(ctx context.Context, src ExportSource, f export.Format) (n int, 
 	if err != nil {
 		return 0, nil, p, err
 	}
+	view := &export.View{Viewer: v, Path: access.PathExport}
 	cat = export.NewCatalog(export.Config{KB: kb.New(kb.Config{Store: st, Sealer: b}), Warninglists: warninglist.Default(),
-		KeepBodies: f.Bodies, LatestOnly: true})
+		KeepBodies: f.Bodies, BodiesFor: view, LatestOnly: true})
 	if p, err = cat.Sync(ctx, nil); err != nil {
 		return 0, nil, p, err
 	}
-	inds := cat.Select(&export.View{Viewer: v, Path: access.PathExport}, p)
+	inds := cat.Select(view, p)
 	return len(inds), cat, p, f.Write(io.Discard, inds, export.Meta{Org: "peer", Time: p.Time})
 }

@@ -30,6 +30,11 @@ type Config struct {
 	Warninglists *warninglist.Set
 	// KeepBodies keeps each indicator's STIX JSON, which the stix and misp formats need.
 	KeepBodies bool
+	// BodiesFor, with KeepBodies, keeps the bodies only of the versions its Viewer may take
+	// away by its Path: a one-off export for one organisation need not read the others into
+	// memory, such as the AMBER+STRICT indicators of other authors. Select for another
+	// viewer may then return indicators without a body, which Format.Write refuses.
+	BodiesFor *View
 	// LatestOnly loads only the latest version of each indicator and sighting: enough to Select
 	// at the newest Point (a one-off export), not to answer for earlier Points (feeds).
 	LatestOnly bool
@@ -42,11 +47,12 @@ type Config struct {
 // package access. It is safe for concurrent use: Sync takes the write lock, the rest the read
 // lock.
 type Catalog struct {
-	kb   *kb.Service
-	wl   *warninglist.Set
-	keep bool
-	all  bool
-	now  func() time.Time
+	kb     *kb.Service
+	wl     *warninglist.Set
+	keep   bool
+	bodyOf *View // with keep, whose bodies to keep; nil: all
+	all    bool
+	now    func() time.Time
 
 	mu        sync.RWMutex
 	seq       int64                   // every version with Seq <= seq is loaded; guarded by mu
@@ -186,7 +192,7 @@ func NewCatalog(c Config) *Catalog {
 	if now == nil {
 		now = time.Now
 	}
-	return &Catalog{kb: c.KB, wl: c.Warninglists, keep: c.KeepBodies, all: !c.LatestOnly, now: now, seed: maphash.MakeSeed(),
+	return &Catalog{kb: c.KB, wl: c.Warninglists, keep: c.KeepBodies, bodyOf: c.BodiesFor, all: !c.LatestOnly, now: now, seed: maphash.MakeSeed(),
 		inds: map[uint64]*history{}, sighted: map[string][]*sightings{},
 		sights: map[key]*sightings{}, benign: map[Value]bool{}}
 }
@@ -260,10 +266,10 @@ func (c *Catalog) read(ctx context.Context, pages chan<- page) {
 	go c.readRecords(ctx, recs)
 	for pg := range recs {
 		if pg.err == nil {
-			pg.bodies, pg.err = c.kb.ExportBodies(ctx, pg.recs)
+			pg.bodies, pg.err = c.kb.ExportBodies(ctx, pg.recs, c.keepsBody)
 		}
 		if pg.err == nil {
-			pg.recs, pg.bodies = stillStored(pg.recs, pg.bodies)
+			pg.recs, pg.bodies = c.stillStored(pg.recs, pg.bodies)
 		}
 		select {
 		case pages <- pg:
@@ -298,13 +304,27 @@ func (c *Catalog) readRecords(ctx context.Context, pages chan<- page) {
 	}
 }
 
-// stillStored returns recs and their bodies without the indicator versions that have no body:
-// deleted between the reading of their records and that of the bodies, they are left out as if
-// the page had been read after the deletion, which Forget then skips.
-func stillStored(recs []record.Record, bodies [][]byte) ([]record.Record, [][]byte) {
+// keepsBody reports whether the Catalog keeps the body of the version of r: one that exports
+// anything, is not revoked and, with BodiesFor, goes to its viewer. Select returns no other.
+func (c *Catalog) keepsBody(r *record.Record) bool {
+	if !exports(r) || r.Object.Revoked {
+		return false
+	}
+	if c.bodyOf == nil {
+		return true
+	}
+	o := r.Object.Hub()
+	return access.Allow(c.bodyOf.Viewer, &o, c.bodyOf.Path)
+}
+
+// stillStored returns recs and their bodies without the indicator versions whose body the
+// Catalog keeps and did not find: deleted between the reading of their records and that of
+// the bodies, they are left out as if the page had been read after the deletion, which Forget
+// then skips. A version whose body is not kept stays as its record was read, before.
+func (c *Catalog) stillStored(recs []record.Record, bodies [][]byte) ([]record.Record, [][]byte) {
 	n := 0
 	for i := range recs {
-		if recs[i].Object.Type == "indicator" && bodies[i] == nil {
+		if recs[i].Object.Type == "indicator" && bodies[i] == nil && c.keepsBody(&recs[i]) {
 			continue
 		}
 		if n < i {

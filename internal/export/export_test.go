@@ -45,20 +45,26 @@ func scenarioHub(t testing.TB, backend string) *hubtest.Hub {
 	return h
 }
 
-// exportAs returns what org exports with sel, from a freshly synced catalog.
+// exportAs returns what org exports with sel, from a freshly synced catalog that, with bodies,
+// keeps those of org's view, as `cshub export` does.
 func exportAs(t testing.TB, h *hubtest.Hub, org string, sel export.Selection, bodies bool) ([]*export.Indicator, export.Point) {
 	t.Helper()
 	ctx := context.Background()
-	cat := export.NewCatalog(export.Config{KB: h.KB, Warninglists: warninglist.Default(), KeepBodies: bodies, Now: func() time.Time { return now }})
-	p, err := cat.Sync(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	v, err := access.ViewerFor(ctx, h.Store, org, access.PathExport)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return cat.Select(&export.View{Viewer: v, Path: access.PathExport, Selection: sel}, p), p
+	view := &export.View{Viewer: v, Path: access.PathExport, Selection: sel}
+	c := export.Config{KB: h.KB, Warninglists: warninglist.Default(), KeepBodies: bodies, Now: func() time.Time { return now }}
+	if bodies {
+		c.BodiesFor = view
+	}
+	cat := export.NewCatalog(c)
+	p, err := cat.Sync(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cat.Select(view, p), p
 }
 
 func render(t testing.TB, format string, inds []*export.Indicator) []byte {

@@ -5,9 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
+	"time"
 
+	"cshub/internal/access"
 	"cshub/internal/export"
 	"cshub/internal/hub"
 	"cshub/internal/hubtest"
@@ -152,5 +155,48 @@ func TestSyncReadsEveryPage(t *testing.T) {
 				t.Errorf("with and without bodies, the csv exports differ")
 			}
 		})
+	}
+}
+
+// TestBodiesFor: a catalog that keeps the bodies for one view opens only those of the versions
+// that view takes away. Selected for another viewer, the indicators only it takes come without
+// a body, which a format that needs one refuses rather than write them without.
+func TestBodiesFor(t *testing.T) {
+	h := scenarioHub(t, hubtest.Backends()[0])
+	ctx := context.Background()
+	view := func(org string) *export.View {
+		v, err := access.ViewerFor(ctx, h.Store, org, access.PathExport)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &export.View{Viewer: v, Path: access.PathExport}
+	}
+	cat := export.NewCatalog(export.Config{KB: h.KB, KeepBodies: true, BodiesFor: view("cert-uk"), Now: func() time.Time { return now }})
+	p, err := cat.Sync(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uk := map[string]bool{}
+	for _, ind := range cat.Select(view("cert-uk"), p) {
+		uk[ind.Key()] = true
+		if ind.Body == nil {
+			t.Errorf("%s: exported to cert-uk without its body", ind.Key())
+		}
+	}
+	fr, without := cat.Select(view("cert-fr"), p), 0
+	for _, ind := range fr {
+		if (ind.Body == nil) != !uk[ind.Key()] {
+			t.Errorf("%s: body kept %v; want it kept only for what cert-uk exports (%v)", ind.Key(), ind.Body != nil, uk[ind.Key()])
+		}
+		if ind.Body == nil {
+			without++
+		}
+	}
+	if without == 0 {
+		t.Fatal("cert-fr exports nothing that cert-uk does not: the test shows nothing")
+	}
+	f, _ := export.LookupFormat("stix")
+	if err := f.Write(io.Discard, fr, export.Meta{Org: "cert-fr", Time: now}); hub.ErrorCode(err) != hub.EInternal {
+		t.Errorf("stix export of indicators without their bodies: %v; want an internal error", err)
 	}
 }

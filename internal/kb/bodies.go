@@ -12,13 +12,13 @@ import (
 const bodyChunk = 256 << 10
 
 // ExportBodies returns the bodies, opened, of the indicator versions of recs, a page that
-// ExportRecords returned: bodies[i] is the STIX JSON of recs[i], nil for a sighting and for a
-// version deleted since recs were read. It reads the sealed bodies of the page's Seq range, a
+// ExportRecords returned, that open accepts: bodies[i] is the STIX JSON of recs[i], nil for a
+// sighting, for a version open refuses and for one deleted since recs were read. It reads the sealed bodies of the page's Seq range, a
 // scan of the store's rows without their metadata, recipients or tokens, and opens each as the
 // store reads it, straight from the store's buffer into a few large ones of its own: copying
 // a million sealed bodies out of the store to open them on every core cost more than it saved.
 // The records name the versions the bodies are sealed for.
-func (s *Service) ExportBodies(ctx context.Context, recs []record.Record) ([][]byte, error) {
+func (s *Service) ExportBodies(ctx context.Context, recs []record.Record, open func(*record.Record) bool) ([][]byte, error) {
 	bodies := make([][]byte, len(recs))
 	if len(recs) == 0 {
 		return bodies, nil
@@ -31,7 +31,7 @@ func (s *Service) ExportBodies(ctx context.Context, recs []record.Record) ([][]b
 		for i < len(recs) && recs[i].Object.Seq < seq {
 			i++
 		}
-		if i == len(recs) || recs[i].Object.Seq != seq {
+		if i == len(recs) || recs[i].Object.Seq != seq || !open(&recs[i]) {
 			return nil
 		}
 		if len(sealed) > cap(buf)-len(buf) { // the plaintext is shorter
