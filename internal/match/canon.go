@@ -566,7 +566,8 @@ func keyPrefix(key []byte) netip.Prefix {
 
 // keyText returns the canonical text of a key.
 func keyText(key []byte) string {
-	return string(appendKeyText(nil, key))
+	var buf [64]byte
+	return string(appendKeyText(buf[:0], key))
 }
 
 // appendKeyText appends the canonical text of a key to dst.
