@@ -114,6 +114,10 @@ type version struct {
 	stored
 	rec  *record.Record // nil: nothing to export
 	body []byte         // the STIX JSON, kept only with KeepBodies
+	// benign says whether a value of rec is on a warninglist of real services, and so in
+	// Catalog.benign: a list holds a value or not whichever indicator carries it, so the values
+	// of the others need not be looked up there, a million times in a cold export.
+	benign bool
 }
 
 // history holds the versions of one indicator. Most have one: it is held in first, allocated
@@ -452,7 +456,7 @@ func (c *Catalog) addIndicator(p parsed) {
 	}
 	v := version{stored: stored{seq: o.Seq, obj: o}}
 	if p.exports {
-		v.rec, v.body = p.rec, p.body
+		v.rec, v.body, v.benign = p.rec, p.body, len(p.benign) > 0
 	}
 	h.versions = append(h.versions, v)
 	if !c.all {
@@ -535,7 +539,7 @@ func (c *Catalog) evalInto(h *history, w *View, p Point, out *Indicator) bool {
 		return false
 	}
 	keep := func(v Value) bool {
-		return (len(s.Types) == 0 || slices.Contains(s.Types, v.Type)) && (s.Warninglisted || !c.benign[v])
+		return (len(s.Types) == 0 || slices.Contains(s.Types, v.Type)) && (s.Warninglisted || !ver.benign || !c.benign[v])
 	}
 	// The record's values are shared unless some are left out.
 	if all := in.Values; slices.ContainsFunc(all, func(v Value) bool { return !keep(v) }) {
