@@ -120,6 +120,10 @@ type version struct {
 	stored
 	rec  *record.Record // nil: nothing to export
 	body []byte         // the STIX JSON, kept only with KeepBodies
+	// benign says whether a value of rec is on a warninglist of real services, and so in
+	// Catalog.benign: a list holds a value or not whichever indicator carries it, so the values
+	// of the others need not be looked up there, a million times in a cold export.
+	benign bool
 }
 
 // history holds the versions of one indicator. Most have one: it is held in first, allocated
@@ -215,11 +219,13 @@ func (c *Catalog) Sync(ctx context.Context, progress func(loaded int)) (Point, e
 	pages := make(chan page, 1)
 	go c.read(ctx, pages)
 	loaded := 0
+	var batch []parsed
 	for pg := range pages {
 		if pg.err != nil {
 			return Point{Seq: c.seq, Time: c.tick(false)}, pg.err
 		}
-		for _, p := range c.parse(pg) {
+		batch = c.parse(pg, batch)
+		for _, p := range batch {
 			if p.rec.Object.Type == "indicator" {
 				c.addIndicator(p)
 			} else {
@@ -392,9 +398,12 @@ type parsed struct {
 }
 
 // parse takes the records of a page and asks the warninglists about the indicators' values, on
-// every core: the warninglists cost about as much as reading the records.
-func (c *Catalog) parse(pg page) []parsed {
-	out := make([]parsed, pg.len())
+// every core: the warninglists cost about as much as reading the records. It writes into the
+// memory of out, which the caller passes page after page: nothing keeps a parsed once its page
+// is added, and a slice a page was 70 MB of a million versions' garbage.
+func (c *Catalog) parse(pg page, out []parsed) []parsed {
+	out = slices.Grow(out[:0], pg.len())[:pg.len()]
+	clear(out)
 	workers := runtime.GOMAXPROCS(0)
 	var wg sync.WaitGroup
 	for w := range workers {
@@ -467,7 +476,7 @@ func (c *Catalog) addIndicator(p parsed) {
 	}
 	v := version{stored: stored{seq: o.Seq, obj: o}}
 	if p.exports {
-		v.rec, v.body = p.rec, p.body
+		v.rec, v.body, v.benign = p.rec, p.body, len(p.benign) > 0
 	}
 	h.versions = append(h.versions, v)
 	if !c.all {
@@ -550,7 +559,7 @@ func (c *Catalog) evalInto(h *history, w *View, p Point, out *Indicator) bool {
 		return false
 	}
 	keep := func(v Value) bool {
-		return (len(s.Types) == 0 || slices.Contains(s.Types, v.Type)) && (s.Warninglisted || !c.benign[v])
+		return (len(s.Types) == 0 || slices.Contains(s.Types, v.Type)) && (s.Warninglisted || !ver.benign || !c.benign[v])
 	}
 	// The record's values are shared unless some are left out.
 	if all := in.Values; slices.ContainsFunc(all, func(v Value) bool { return !keep(v) }) {

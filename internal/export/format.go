@@ -125,22 +125,37 @@ func distinct(inds []*Indicator, keep func(Value) bool) []ref {
 func writeText(w *bufio.Writer, inds []*Indicator, _ Meta) error {
 	vals := distinct(inds, func(Value) bool { return true })
 	// A group is a type, and for files a hash algorithm: few, so one pass over the values each.
+	// Each value's group is found once, trying the previous value's first (neighbours mostly
+	// share one): comparing every value with every group, and again in every pass, was a third
+	// of writing a million values.
 	var groups []Value
-	for _, r := range vals {
-		if g := (Value{Type: r.v.Type, Hash: r.v.Hash}); !slices.Contains(groups, g) {
-			groups = append(groups, g)
+	of := make([]int, len(vals)) // vals[i] is of groups[of[i]]
+	last := -1
+	for i, r := range vals {
+		if g := (Value{Type: r.v.Type, Hash: r.v.Hash}); last < 0 || groups[last] != g {
+			if last = slices.Index(groups, g); last < 0 {
+				last = len(groups)
+				groups = append(groups, g)
+			}
 		}
+		of[i] = last
 	}
-	slices.SortFunc(groups, func(a, b Value) int { return strings.Compare(groupOrder(group(a)), groupOrder(group(b))) })
-	for i, g := range groups {
+	order := make([]int, len(groups))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int {
+		return strings.Compare(groupOrder(group(groups[a])), groupOrder(group(groups[b])))
+	})
+	for k, g := range order {
 		if len(groups) > 1 {
-			if i > 0 {
+			if k > 0 {
 				w.WriteByte('\n')
 			}
-			w.WriteString("# " + group(g) + "\n")
+			w.WriteString("# " + group(groups[g]) + "\n")
 		}
-		for _, r := range vals {
-			if r.v.Type == g.Type && r.v.Hash == g.Hash {
+		for i, r := range vals {
+			if of[i] == g {
 				w.WriteString(r.v.Value)
 				w.WriteByte('\n')
 			}

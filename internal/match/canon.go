@@ -1,6 +1,7 @@
 package match
 
 import (
+	"bytes"
 	"encoding/hex"
 	"fmt"
 	"net/netip"
@@ -565,20 +566,26 @@ func keyPrefix(key []byte) netip.Prefix {
 
 // keyText returns the canonical text of a key.
 func keyText(key []byte) string {
+	var buf [64]byte
+	return string(appendKeyText(buf[:0], key))
+}
+
+// appendKeyText appends the canonical text of a key to dst.
+func appendKeyText(dst, key []byte) []byte {
 	body := key[:len(key)-1]
 	switch k := keyKind(key); k {
 	case kIPv4, kIPv6:
-		return keyPrefix(key).Addr().String()
+		return keyPrefix(key).Addr().AppendTo(dst)
 	case kPrefix4, kPrefix6:
-		return keyPrefix(key).String()
+		return keyPrefix(key).AppendTo(dst)
 	case kHash:
-		return hex.EncodeToString(body)
+		return hex.AppendEncode(dst, body)
 	case kOtherHash:
-		if i := strings.IndexByte(string(body), 0); i >= 0 {
-			return string(body[i+1:])
+		if i := bytes.IndexByte(body, 0); i >= 0 {
+			return append(dst, body[i+1:]...)
 		}
 	}
-	return string(body)
+	return append(dst, body...)
 }
 
 // unhex returns the value of a hex digit already checked by isHex.

@@ -350,14 +350,14 @@ func (w *Warninglists) Check(typ, value string) []string {
 	var buf [2]uint64
 	found := w.lookup(listSet(buf[:0]), q)
 	for _, i := range w.regex {
-		if l := w.lists[i]; l.applies(q.attrs) && slices.ContainsFunc(l.res, func(re *regexp.Regexp) bool { return re.MatchString(q.value) }) {
+		if l := w.lists[i]; l.applies(&q) && slices.ContainsFunc(l.res, func(re *regexp.Regexp) bool { return re.MatchString(q.value) }) {
 			found = found.union(listSet(nil).with(i))
 		}
 	}
 	var out []string
 	for j, x := range found {
 		for ; x != 0; x &= x - 1 {
-			if l := w.lists[j*64+bits.TrailingZeros64(x)]; l.applies(q.attrs) {
+			if l := w.lists[j*64+bits.TrailingZeros64(x)]; l.applies(&q) {
 				out = append(out, l.name)
 			}
 		}
@@ -368,31 +368,33 @@ func (w *Warninglists) Check(typ, value string) []string {
 // listQuery is a value in the forms the lists compare.
 type listQuery struct {
 	value string // as given, without surrounding white space: for regex lists
-	// attrs are the MISP attribute types it stands for; nil: any. Shared
-	// with attrsFor's: not to be modified.
+	// typ (the type asked about, lower case) and attrs (the MISP attribute
+	// types of the value's kind) are the types it stands for; both empty:
+	// any. attrs is attrsFor's: not to be modified.
+	typ   string
 	attrs []string
 	texts [2]string    // canonical forms to compare; "" for none
 	host  string       // the domain part of a URL or e-mail address, or the domain itself
 	pfx   netip.Prefix // the address or block it is, if any
 }
 
+// newListQuery reads value as a query. It allocates nothing for a value
+// already in canonical form, such as an export's (a million of them are
+// asked about at once); the canonical text of any other is a new string.
 func newListQuery(typ, value string) listQuery {
-	q := listQuery{value: strings.TrimSpace(value)}
-	var buf [64]byte
+	q := listQuery{value: strings.TrimSpace(value), typ: strings.ToLower(typ)}
+	var buf, tbuf [64]byte
 	key, err := appendKey(buf[:0], typ, q.value)
-	t := strings.ToLower(typ)
 	if err != nil {
 		q.texts[0] = strings.ToLower(q.value)
-		if t != "" { // unclassified and untyped: every list applies
-			q.attrs = []string{t}
-		}
 		return q
 	}
 	k := keyKind(key)
-	text := keyText(key)
-	if q.attrs = attrsFor(k, len(text)); t != "" {
-		q.attrs = append([]string{t}, q.attrs...)
+	text := q.value
+	if t := appendKeyText(tbuf[:0], key); string(t) != text {
+		text = string(t)
 	}
+	q.attrs = attrsFor(k, len(text))
 	q.texts[0] = text
 	switch k {
 	case kIPv4, kIPv6, kPrefix4, kPrefix6:
@@ -403,8 +405,12 @@ func newListQuery(typ, value string) listQuery {
 		q.host = text[strings.LastIndexByte(text, '@')+1:]
 	case kURL:
 		q.host = urlHost(text)
-		if a, err := netip.ParseAddr(strings.Trim(q.host, "[]")); err == nil {
-			q.pfx, q.host = netip.PrefixFrom(a, a.BitLen()), ""
+		// Only a host that starts with a digit or holds a colon can be an address: asking
+		// ParseAddr about a name would allocate its error.
+		if h := strings.Trim(q.host, "[]"); h != "" && (h[0] >= '0' && h[0] <= '9' || strings.Contains(h, ":")) {
+			if a, err := netip.ParseAddr(h); err == nil {
+				q.pfx, q.host = netip.PrefixFrom(a, a.BitLen()), ""
+			}
 		}
 	}
 	if q.host != text {
@@ -413,10 +419,10 @@ func newListQuery(typ, value string) listQuery {
 	return q
 }
 
-// applies reports whether l applies to a value standing for the MISP
-// attribute types attrs (nil: any).
-func (l *warninglist) applies(attrs []string) bool {
-	return attrs == nil || len(l.attrs) == 0 || intersects(l.attrs, attrs)
+// applies reports whether l applies to a value standing for the types of q.
+func (l *warninglist) applies(q *listQuery) bool {
+	return q.typ == "" && q.attrs == nil || len(l.attrs) == 0 ||
+		q.typ != "" && slices.Contains(l.attrs, q.typ) || intersects(l.attrs, q.attrs)
 }
 
 func intersects(a, b []string) bool {

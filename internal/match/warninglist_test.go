@@ -264,9 +264,14 @@ func TestWarninglistsManyOverlapping(t *testing.T) {
 func checkPerList(t *testing.T, w *Warninglists, refs []*refList, typ, value string) {
 	t.Helper()
 	q := newListQuery(typ, value)
+	// The types the value stands for: the one asked about and those of its kind; none: any.
+	types := q.attrs
+	if q.typ != "" {
+		types = append([]string{q.typ}, q.attrs...)
+	}
 	var want []string
 	for _, l := range refs {
-		if (q.attrs == nil || len(l.attrs) == 0 || intersects(l.attrs, q.attrs)) && l.contains(q) {
+		if (types == nil || len(l.attrs) == 0 || intersects(l.attrs, types)) && l.contains(q) {
 			want = append(want, l.name)
 		}
 	}
@@ -414,4 +419,39 @@ func (l *refList) contains(q listQuery) bool {
 		}
 	}
 	return false
+}
+
+// TestListQueryURLHost: the host of a URL is compared as an address when it is one, and as a
+// name otherwise.
+func TestListQueryURLHost(t *testing.T) {
+	for _, tt := range []struct{ url, pfx, host string }{
+		{"http://192.168.1.20:8080/x", "192.168.1.20/32", ""},
+		{"http://[2001:db8::1]/x", "2001:db8::1/128", ""},
+		{"https://evil-host.com/x", "invalid Prefix", "evil-host.com"},
+		{"https://1st.example/x", "invalid Prefix", "1st.example"},
+	} {
+		q := newListQuery("url", tt.url)
+		if q.pfx.String() != tt.pfx || q.host != tt.host {
+			t.Errorf("newListQuery(url, %q): address %v, host %q; want %v, %q", tt.url, q.pfx, q.host, tt.pfx, tt.host)
+		}
+	}
+}
+
+// TestWarninglistsCheckAllocs: asking about a value in canonical form that no list holds
+// allocates nothing, which is what an export asking about a million values relies on.
+func TestWarninglistsCheckAllocs(t *testing.T) {
+	w := loadTestWarninglists(t)
+	for _, q := range []Query{
+		{"ipv4-addr", "45.83.64.7"}, {"ipv6-addr", "2a01:4f8::7"}, {"ipv4-addr", "45.83.64.0/24"},
+		{"domain-name", "evil-host.com"}, {"url", "https://evil-host.com/x"}, {"email-addr", "a@evil-host.com"},
+		{"file", "0ddd" + strings.Repeat("a", 60)}, {"file", "0ddd" + strings.Repeat("a", 28)},
+	} {
+		v, err := Canonical(q.Type, q.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := testing.AllocsPerRun(100, func() { w.Check(q.Type, v) }); n != 0 {
+			t.Errorf("Check(%q, %q) allocates %v times; want 0", q.Type, v, n)
+		}
+	}
 }

@@ -507,7 +507,9 @@ func (b *Barrier) encrypt(s *state, loc Location, plaintext []byte) ([]byte, err
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, hub.Errorf(hub.EInternal, "reading random bytes for a nonce: %v", err)
 	}
-	return a.Seal(out, nonce, plaintext, loc.aad(out[:headerSize])), nil
+	aad := loc.aad(out[:headerSize])
+	defer aadBuffers.Put(aad)
+	return a.Seal(out, nonce, plaintext, *aad), nil
 }
 
 // Decrypt opens a value sealed for loc. A value altered in any bit, truncated, sealed for
@@ -547,7 +549,9 @@ func (b *Barrier) decrypt(dst []byte, s *state, loc Location, c []byte) ([]byte,
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	plain, err := a.Open(dst, c[5:headerSize], c[headerSize:], loc.aad(c[:headerSize]))
+	aad := loc.aad(c[:headerSize])
+	plain, err := a.Open(dst, c[5:headerSize], c[headerSize:], *aad)
+	aadBuffers.Put(aad)
 	if err != nil {
 		return nil, nil, 0, hub.Errorf(hub.EIntegrity, "sealed value at %s does not authenticate: it was altered, moved from another place, or sealed under since-replaced workspace keys", loc)
 	}

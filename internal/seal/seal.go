@@ -25,6 +25,7 @@ package seal
 
 import (
 	"encoding/binary"
+	"sync"
 
 	"cshub/internal/hub"
 )
@@ -76,17 +77,21 @@ func (l Location) check() error {
 }
 
 // aad returns the GCM additional data: the header, then each location field prefixed with its
-// length so that no two distinct locations encode alike.
-func (l Location) aad(header []byte) []byte {
-	n := len(header) + len(l.Workspace) + len(l.Kind) + len(l.ID) + len(l.Version) + 4*binary.MaxVarintLen64
-	b := make([]byte, 0, n)
-	b = append(b, header...)
+// length so that no two distinct locations encode alike. It is written into a buffer of
+// aadBuffers, which the caller puts back once the AEAD has read it: the AEAD is an interface,
+// so a buffer of the caller's would be allocated anew for each value, a million of them for a
+// cold export that opens as many records.
+func (l Location) aad(header []byte) *[]byte {
+	b := aadBuffers.Get().(*[]byte)
+	*b = append((*b)[:0], header...)
 	for _, f := range [...]string{l.Workspace, l.Kind, l.ID, l.Version} {
-		b = binary.AppendUvarint(b, uint64(len(f)))
-		b = append(b, f...)
+		*b = binary.AppendUvarint(*b, uint64(len(f)))
+		*b = append(*b, f...)
 	}
 	return b
 }
+
+var aadBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
 // Sealer encrypts and decrypts values at a Location. *Barrier is the implementation the hub
 // uses; Plain is an identity for benchmark baselines and tests.
