@@ -20,6 +20,7 @@ import (
 // database file changes, and the database file after.
 type checkpointer struct {
 	db    *sql.DB      // exactly one connection
+	every int64        // how many pages written to the WAL wake the checkpointer
 	pages atomic.Int64 // pages written to the WAL since the last checkpoint began
 	wake  chan struct{}
 	stop  sync.Once     // closes wake
@@ -30,15 +31,16 @@ type checkpointer struct {
 	mu sync.Mutex
 }
 
-func newCheckpointer(db *sql.DB) *checkpointer {
+// newCheckpointer starts a checkpointer on db that checkpoints after every pages written.
+func newCheckpointer(db *sql.DB, every int) *checkpointer {
 	db.SetMaxOpenConns(1)
-	c := &checkpointer{db: db, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	c := &checkpointer{db: db, every: int64(every), wake: make(chan struct{}, 1), done: make(chan struct{})}
 	go c.run()
 	return c
 }
 
 // wrote counts the pages the writer conn has written to the WAL since the last call, and wakes
-// the checkpointer once they add up to walCheckpointPages. Writes outside DB.write are counted
+// the checkpointer once they add up to c.every (walCheckpointBytes). Writes outside DB.write are counted
 // at the next call; until then the writer's own autocheckpoint bounds the WAL.
 func (c *checkpointer) wrote(conn *sql.Conn) {
 	var n int
@@ -49,7 +51,7 @@ func (c *checkpointer) wrote(conn *sql.Conn) {
 		}
 		return nil
 	})
-	if c.pages.Add(int64(n)) < walCheckpointPages {
+	if c.pages.Add(int64(n)) < c.every {
 		return
 	}
 	select {

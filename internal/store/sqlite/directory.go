@@ -456,7 +456,7 @@ func (db *DB) SetKeyring(ctx context.Context, blob []byte, prev int64) (int64, e
 		return 0, hub.Errorf(hub.EConflict, "the keyring is no longer at version %d: another writer replaced it", prev)
 	}
 	// secure_delete zeroes the old blob in the database file, but the WAL still holds the pages
-	// that carried it (a long WAL: see walCheckpointPages) until they are overwritten. Copying
+	// that carried it (a long WAL: see walCheckpointBytes) until they are overwritten. Copying
 	// the WAL into the database and truncating it drops them, so that destroyed keys are gone
 	// from both files. It waits for readers as any write does; should one outlast the busy
 	// timeout, the frames go at a later checkpoint: the keyring is stored either way, so the

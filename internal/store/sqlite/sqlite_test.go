@@ -128,8 +128,8 @@ func TestReplacedKeyringGone(t *testing.T) {
 	}
 }
 
-// TestCheckpointBesideWriter: once commits have put more than the checkpoint threshold (16k
-// pages) in the WAL, it is copied into the database file by the background checkpointer, while
+// TestCheckpointBesideWriter: once commits have put more than the checkpoint threshold (64
+// MB) in the WAL, it is copied into the database file by the background checkpointer, while
 // the writer's own autocheckpoint would wait for eight times as much.
 func TestCheckpointBesideWriter(t *testing.T) {
 	if testing.Short() {
@@ -171,4 +171,48 @@ func TestCloseTwice(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close() // must not panic
+}
+
+// TestPageSize checks that a new database gets large pages and that one made with the default
+// page size still opens, and keeps it.
+func TestPageSize(t *testing.T) {
+	pageSize := func(path string) int {
+		t.Helper()
+		h := make([]byte, 18)
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if _, err := f.ReadAt(h, 0); err != nil {
+			t.Fatal(err)
+		}
+		return int(h[16])<<8 | int(h[17]) // 1 would mean 65536; not used
+	}
+	db, path := open(t)
+	db.Close()
+	if got, want := pageSize(path), 16384; got != want {
+		t.Errorf("new database: page size %d, want %d", got, want)
+	}
+
+	old := filepath.Join(t.TempDir(), "old.db")
+	plain, err := sql.Open("sqlite", old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := plain.Exec("CREATE TABLE t (x)"); err != nil {
+		t.Fatal(err)
+	}
+	plain.Close()
+	db, err = sqlite.Open(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateWorkspace(context.Background(), &hub.Workspace{Slug: "w"}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if got, want := pageSize(old), 4096; got != want {
+		t.Errorf("existing database: page size %d, want %d", got, want)
+	}
 }
