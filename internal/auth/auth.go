@@ -2,12 +2,10 @@ package auth
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -58,12 +56,11 @@ type Config struct {
 // Authenticator turns credentials into Principals. It is safe for concurrent use.
 type Authenticator struct {
 	cfg     Config
-	dummy   string        // a hash of a random password, verified for unknown users
+	dummy   string        // a hash no password matches (Argon2Params.Unmatchable), verified for unknown users
 	hashing chan struct{} // semaphore bounding concurrent argon2 runs
 }
 
-// New returns an Authenticator for cfg. It computes one password hash, so it takes about as
-// long as a login.
+// New returns an Authenticator for cfg.
 func New(cfg Config) (*Authenticator, error) {
 	if cfg.Directory == nil {
 		return nil, errors.New("auth: Config.Directory is required")
@@ -86,9 +83,7 @@ func New(cfg Config) (*Authenticator, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	var pw [16]byte
-	rand.Read(pw[:])
-	dummy, err := cfg.Params.Hash(hex.EncodeToString(pw[:]))
+	dummy, err := cfg.Params.Unmatchable()
 	if err != nil {
 		return nil, err
 	}

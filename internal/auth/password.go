@@ -54,9 +54,28 @@ func (p Argon2Params) Hash(password string) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("auth: reading salt: %w", err)
 	}
-	key := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
+	return p.phc(salt, argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, p.KeyLen)), nil
+}
+
+// Unmatchable returns a hash under p that no password matches but that costs a verification
+// as much as one that does: a random key under a random salt. Verified for unknown users, it
+// keeps timing from telling them apart, without the argon2 run a hash of a random password
+// would cost every process that starts an Authenticator (each command of the command line).
+func (p Argon2Params) Unmatchable() (string, error) {
+	if err := p.valid(); err != nil {
+		return "", err
+	}
+	b := make([]byte, p.SaltLen+p.KeyLen)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("auth: reading salt: %w", err)
+	}
+	return p.phc(b[:p.SaltLen], b[p.SaltLen:]), nil
+}
+
+// phc writes salt and key under p in PHC string form.
+func (p Argon2Params) phc(salt, key []byte) string {
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
-		argon2.Version, p.Memory, p.Time, p.Threads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+		argon2.Version, p.Memory, p.Time, p.Threads, b64.EncodeToString(salt), b64.EncodeToString(key))
 }
 
 // NeedsRehash reports whether encoded was made with parameters other than p (or cannot be

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"runtime"
 	"strings"
 	"testing"
 
@@ -195,5 +196,37 @@ func BenchmarkHashPassword(b *testing.B) {
 func BenchmarkCheckPassword(b *testing.B) {
 	for b.Loop() {
 		CheckPassword("Tru5tN01-my-own-phrase-here", "alice", "cert-fr")
+	}
+}
+
+// TestUnmatchable checks the hash verified for unknown users: one that parses with the
+// parameters it was made for, so that verifying it costs a full argon2 run, that no password
+// matches, and that making it (as New does in every process) runs no argon2 at all.
+func TestUnmatchable(t *testing.T) {
+	p := DefaultArgon2Params()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	h, err := p.Unmatchable()
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 1<<20 {
+		t.Errorf("Unmatchable allocated %d bytes: it ran argon2 (64 MiB)", grew)
+	}
+	if p.NeedsRehash(h) {
+		t.Errorf("Unmatchable() = %q: not a hash under %+v, so a verification would cost less", h, p)
+	}
+	h2, err := p.Unmatchable()
+	if err != nil || h2 == h {
+		t.Errorf("a second Unmatchable() = %q, %v: want another random hash", h2, err)
+	}
+	for _, pw := range []string{"", "password", h} {
+		if ok, err := VerifyPassword(h, pw); ok || err != nil {
+			t.Errorf("VerifyPassword(Unmatchable, %q) = %v, %v; want false, nil", pw, ok, err)
+		}
+	}
+	if _, err := (Argon2Params{}).Unmatchable(); err == nil {
+		t.Error("Unmatchable with zero parameters: no error")
 	}
 }
