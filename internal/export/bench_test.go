@@ -17,6 +17,7 @@ import (
 	"cshub/internal/access"
 	"cshub/internal/bench"
 	"cshub/internal/export"
+	"cshub/internal/export/record"
 	"cshub/internal/hub"
 	"cshub/internal/hubtest"
 	"cshub/internal/kb"
@@ -69,9 +70,10 @@ func syntheticIndicators(n int) []*export.Indicator {
 			}
 			v = export.Value{Type: "file", Hash: "SHA-256", Value: hex.EncodeToString(h[:])}
 		}
-		out[i] = &export.Indicator{ID: fmt.Sprintf("indicator--%08x-0000-4000-8000-%012x", i, i), Workspace: "community",
-			Name: "synthetic", TLP: hub.TLPGreen, Confidence: 50, Created: modified, Modified: modified, ValidFrom: modified,
-			Values: []export.Value{v}}
+		rec := &record.Record{Object: record.Object{ID: fmt.Sprintf("indicator--%08x-0000-4000-8000-%012x", i, i),
+			Type: "indicator", Workspace: "community", TLP: hub.TLPGreen, Created: modified, Modified: modified},
+			Name: "synthetic", Confidence: 50, ValidFrom: modified, Values: []export.Value{v}}
+		out[i] = &export.Indicator{Record: rec, Values: rec.Values}
 	}
 	return out
 }

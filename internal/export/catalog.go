@@ -440,13 +440,9 @@ func exports(r *record.Record) bool {
 }
 
 // indicator returns what the record of an indicator version that exports exports. The catalog
-// builds it only for what a selection takes: a million of them held besides the records would
-// be a quarter of a cold export's memory.
+// builds it only for what a selection takes.
 func indicator(r *record.Record, body []byte) Indicator {
-	o := &r.Object
-	return Indicator{ID: o.ID, Workspace: o.Workspace, Author: o.Author, Name: r.Name, TLP: o.TLP,
-		Confidence: r.Confidence, Created: o.Created, Modified: o.Modified, ValidFrom: r.ValidFrom,
-		ValidUntil: r.ValidUntil, Values: r.Values, Body: body}
+	return Indicator{Record: r, Values: r.Values, Body: body}
 }
 
 // supersedes reports whether a version modified at m takes the place of the one a Catalog that

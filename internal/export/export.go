@@ -37,18 +37,13 @@ type Value = record.Value
 // selection and ordering need. Sightings and FalsePositives count the sightings the exporting
 // organisation may see.
 type Indicator struct {
-	ID         string
-	Workspace  string
-	Author     string
-	Name       string
-	TLP        hub.TLP
-	Confidence int // 0–100; -1 when the indicator has none
-	Created    time.Time
-	Modified   time.Time
-	ValidFrom  time.Time
-	ValidUntil time.Time // zero: no end
-	Values     []Value
-	Body       []byte // the STIX JSON, kept only by a Catalog with KeepBodies
+	// Record is the version's export record (ID, Workspace, Author, Name, TLP, Confidence,
+	// Created, Modified, ValidFrom, ValidUntil), shared with the Catalog, which never changes
+	// it: read only. A selection of a million indicators pointing at their records instead of
+	// copying them is 180 MB less for a cold export to allocate.
+	*record.Record
+	Values []Value // the values selected: Record.Values, or those of them the Selection keeps
+	Body   []byte  // the STIX JSON, kept only by a Catalog with KeepBodies
 
 	Sightings      int // sightings that are not false-positive reports
 	FalsePositives int // sightings carrying "x_cshub_false_positive": true

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"cshub/internal/export/record"
 	"cshub/internal/hub"
 )
 
@@ -25,7 +26,7 @@ func randomIndicators(r *rand.Rand, n int) []*Indicator {
 	types := []string{"ipv4-addr", "domain-name", "url"}
 	inds := make([]*Indicator, n)
 	for i := range inds {
-		ind := &Indicator{ID: fmt.Sprintf("indicator--%d", i), Name: "n"}
+		ind := &Indicator{Record: &record.Record{Object: record.Object{ID: fmt.Sprintf("indicator--%d", i)}, Name: "n"}}
 		for range r.IntN(3) {
 			ind.Values = append(ind.Values, Value{Type: types[r.IntN(len(types))], Value: "v" + strconv.Itoa(r.IntN(pool))})
 		}

@@ -50,9 +50,10 @@ func (o *Object) Hub() hub.Object {
 }
 
 // Record is what an export needs of one indicator or sighting version: the access metadata of
-// the object and what its body says.
+// the object and what its body says. Object is embedded so that an export's Indicator, which
+// points at its record, reads ind.ID and ind.Modified as it reads ind.Name.
 type Record struct {
-	Object Object
+	Object
 
 	// Of an indicator: its exportable values, none when the version exports nothing (revoked,
 	// not a STIX pattern, a pattern that no single value decides).
