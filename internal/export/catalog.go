@@ -291,22 +291,51 @@ func (c *Catalog) read(ctx context.Context, pages chan<- page) {
 // readRecords sends to pages the export records of every indicator and sighting version stored
 // after c.seq, a page at a time, then closes it. It reads c.seq before the first send, while
 // Sync holds c.mu and has not yet changed it. Records come in every version: the Catalog keeps
-// the latest of each itself.
+// the latest of each itself. Reading a page from the store takes one core and opening it every
+// core, so one goroutine reads the next page while this one opens the last: in turn, the
+// cores would wait on the reading a third of a cold export's loading.
 func (c *Catalog) readRecords(ctx context.Context, pages chan<- page) {
 	defer close(pages)
-	after := c.seq
-	for {
-		var pg page
-		pg.recs, pg.err = c.kb.ExportRecords(ctx, after, recordPage)
+	sealed := make(chan sealedPage, 1)
+	go c.readSealed(ctx, c.seq, sealed)
+	for sp := range sealed {
+		pg := page{err: sp.err}
+		if pg.err == nil {
+			pg.recs, pg.err = c.kb.OpenExportRecords(sp.recs)
+		}
 		select {
 		case pages <- pg:
 		case <-ctx.Done():
 			return
 		}
-		if pg.err != nil || len(pg.recs) < recordPage {
+		if pg.err != nil {
 			return
 		}
-		after = pg.recs[len(pg.recs)-1].Object.Seq
+	}
+}
+
+// sealedPage is a page of export records as stored, or the error that ended the reading.
+type sealedPage struct {
+	recs []hub.ExportRecord
+	err  error
+}
+
+// readSealed sends to pages the sealed export records stored after Seq after, a page at a
+// time, then closes it.
+func (c *Catalog) readSealed(ctx context.Context, after int64, pages chan<- sealedPage) {
+	defer close(pages)
+	for {
+		var sp sealedPage
+		sp.recs, sp.err = c.kb.SealedExportRecords(ctx, after, recordPage)
+		select {
+		case pages <- sp:
+		case <-ctx.Done():
+			return
+		}
+		if sp.err != nil || len(sp.recs) < recordPage {
+			return
+		}
+		after = sp.recs[len(sp.recs)-1].Seq
 	}
 }
 

@@ -17,13 +17,24 @@ import (
 // records existed, restored from a backup, stored around the Service) get it first, from their
 // objects, once.
 func (s *Service) ExportRecords(ctx context.Context, after int64, limit int) ([]record.Record, error) {
+	recs, err := s.SealedExportRecords(ctx, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	return s.OpenExportRecords(recs)
+}
+
+// SealedExportRecords is the first half of ExportRecords: the records as stored, which
+// OpenExportRecords opens. A caller reading many pages reads the next while it opens the
+// last: reading is one core's work, opening every core's.
+func (s *Service) SealedExportRecords(ctx context.Context, after int64, limit int) ([]hub.ExportRecord, error) {
 	for {
 		recs, missing, err := s.store.ExportRecords(ctx, after, limit)
 		if err != nil {
 			return nil, err
 		}
 		if missing <= after {
-			return s.openRecords(recs)
+			return recs, nil
 		}
 		if err := s.backfill(ctx, missing); err != nil {
 			return nil, err
@@ -31,13 +42,13 @@ func (s *Service) ExportRecords(ctx context.Context, after int64, limit int) ([]
 	}
 }
 
-// openRecords opens and decodes recs on every core: it is most of what reading them costs.
+// OpenExportRecords opens and decodes recs, which SealedExportRecords returned, on every core.
 // Each core opens its share into one buffer and decodes from one string of it: allocating per
 // record, a million records cost more in allocation and collection than in decryption.
 // The string shares the buffer's memory, which nothing writes once it is full: copying it
 // doubled the memory a cold export allocated for records, and on a busy machine fresh memory
 // costs more than decoding into it.
-func (s *Service) openRecords(recs []hub.ExportRecord) ([]record.Record, error) {
+func (s *Service) OpenExportRecords(recs []hub.ExportRecord) ([]record.Record, error) {
 	out := make([]record.Record, len(recs))
 	if err := shareOut(len(recs), func(w, step int) error { return s.openShare(recs, out, w, step) }); err != nil {
 		return nil, err
