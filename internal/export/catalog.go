@@ -238,6 +238,10 @@ func (c *Catalog) Sync(ctx context.Context, progress func(loaded int)) (Point, e
 			progress(loaded)
 		}
 	}
+	if err := ctx.Err(); err != nil {
+		// The readers stop at a cancelled context without a word: pages may be missing.
+		return Point{Seq: c.seq, Time: c.tick(false)}, err
+	}
 	if len(c.pending) > len(c.deadlines)/8 {
 		c.deadlines = append(c.deadlines, c.pending...)
 		c.pending = c.pending[:0]

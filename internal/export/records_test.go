@@ -200,3 +200,28 @@ func TestBodiesFor(t *testing.T) {
 		t.Errorf("stix export of indicators without their bodies: %v; want an internal error", err)
 	}
 }
+
+// TestSyncCancelled: a Sync whose context is cancelled fails rather than report a catalog it
+// did not finish loading as current, and the next Sync loads it whole.
+func TestSyncCancelled(t *testing.T) {
+	h := scenarioHub(t, hubtest.Backends()[0])
+	for _, bodies := range []bool{false, true} {
+		cat := export.NewCatalog(export.Config{KB: h.KB, KeepBodies: bodies, Now: func() time.Time { return now }})
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, err := cat.Sync(ctx, nil); err == nil {
+			t.Errorf("bodies %v: Sync with a cancelled context: no error", bodies)
+		}
+		p, err := cat.Sync(context.Background(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := access.ViewerFor(context.Background(), h.Store, "cert-fr", access.PathExport)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cat.Select(&export.View{Viewer: v, Path: access.PathExport}, p); len(got) == 0 {
+			t.Errorf("bodies %v: after a cancelled Sync, the next loads nothing", bodies)
+		}
+	}
+}
