@@ -264,8 +264,10 @@ func (pg *page) len() int { return len(pg.recs) }
 // read sends to pages every indicator and sighting version stored after c.seq, a page at a
 // time, then closes it. It reads the versions' export records, which are a fraction of the
 // objects to read and need no parsing, and with bodies to keep, the bodies of the indicator
-// versions of each page beside them: while one goroutine reads those of a page, another reads
-// the records of the next, each scan a core's work.
+// versions of each page beside them: while goroutines read those of a page and the next,
+// each on a connection of its own, another reads the records of the one after. Reading the
+// bodies of a page costs a core about twice what reading its records does: with one reader
+// of bodies, the rest of a cold export waited on it.
 func (c *Catalog) read(ctx context.Context, pages chan<- page) {
 	if !c.keep {
 		c.readRecords(ctx, pages)
@@ -274,13 +276,23 @@ func (c *Catalog) read(ctx context.Context, pages chan<- page) {
 	defer close(pages)
 	recs := make(chan page, 1)
 	go c.readRecords(ctx, recs)
-	for pg := range recs {
-		if pg.err == nil {
-			pg.bodies, pg.err = c.kb.ExportBodies(ctx, pg.recs, c.keepsBody)
+	// Each page's bodies are read on a goroutine of its own, which hands the page over on
+	// a channel of its own; those channels queue in page order.
+	queue := make(chan chan page, bodyReaders-1)
+	go func() {
+		defer close(queue)
+		for pg := range recs {
+			done := make(chan page, 1) // never blocks its reader, whatever becomes of read
+			select {
+			case queue <- done:
+			case <-ctx.Done():
+				return
+			}
+			go func() { done <- c.withBodies(ctx, pg) }()
 		}
-		if pg.err == nil {
-			pg.recs, pg.bodies = c.stillStored(pg.recs, pg.bodies)
-		}
+	}()
+	for done := range queue {
+		pg := <-done
 		select {
 		case pages <- pg:
 		case <-ctx.Done():
@@ -290,6 +302,20 @@ func (c *Catalog) read(ctx context.Context, pages chan<- page) {
 			return
 		}
 	}
+}
+
+// bodyReaders is how many pages' bodies read reads at once.
+const bodyReaders = 2
+
+// withBodies reads the bodies of the indicator versions of pg that the Catalog keeps.
+func (c *Catalog) withBodies(ctx context.Context, pg page) page {
+	if pg.err == nil {
+		pg.bodies, pg.err = c.kb.ExportBodies(ctx, pg.recs, c.keepsBody)
+	}
+	if pg.err == nil {
+		pg.recs, pg.bodies = c.stillStored(pg.recs, pg.bodies)
+	}
+	return pg
 }
 
 // readRecords sends to pages the export records of every indicator and sighting version stored
