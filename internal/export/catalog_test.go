@@ -2,6 +2,7 @@ package export
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"runtime"
 	"slices"
 	"testing"
@@ -73,5 +74,35 @@ func TestSelectMerges(t *testing.T) {
 	got := c.selectAll(&View{Viewer: system}, Point{Seq: n, Time: t0})
 	if len(got) != n || !slices.IsSortedFunc(got, relevant) {
 		t.Errorf("selected %d indicators, sorted: %v; want all %d, sorted", len(got), slices.IsSortedFunc(got, relevant), n)
+	}
+}
+
+// TestRelevant: the order Select returns, whatever order the indicators come in.
+func TestRelevant(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ind := func(ws, id string, sightings, confidence int, modified time.Time) *Indicator {
+		return &Indicator{Record: &record.Record{Object: record.Object{ID: id, Workspace: ws, Modified: modified}, Confidence: confidence}, Sightings: sightings}
+	}
+	want := []*Indicator{
+		ind("a", "indicator--9", 3, 0, t0),                 // most sightings
+		ind("a", "indicator--8", 1, 90, t0),                // then the highest confidence
+		ind("a", "indicator--7", 1, 50, t0.Add(time.Hour)), // then the latest modified
+		ind("a", "indicator--6", 1, 50, t0.Add(time.Nanosecond).In(time.FixedZone("CET", 3600))),
+		ind("a-b", "indicator--1", 1, 50, t0),                                  // then by key: "a-b/…" < "a/…"
+		ind("a", "indicator--1", 1, 50, t0.In(time.FixedZone("EST", -5*3600))), // the same instant elsewhere
+		ind("a", "indicator--2", 1, 50, t0),
+		ind("a0", "indicator--1", 1, 50, t0), // "a/…" < "a0/…", though "a" + "indicator…" > "a0" + "indicator…"
+		ind("a", "indicator--0", 0, -1, t0),  // no confidence last among the unsighted
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 20 {
+		got := slices.Clone(want)
+		r.Shuffle(len(got), func(i, j int) { got[i], got[j] = got[j], got[i] })
+		slices.SortFunc(got, relevant)
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("position %d: %s; want %s", i, got[i].Key(), want[i].Key())
+			}
+		}
 	}
 }
