@@ -93,7 +93,7 @@ func TestFirstsCollide(t *testing.T) {
 func TestDerivedSID(t *testing.T) {
 	for _, ind := range randomIndicators(rand.New(rand.NewPCG(5, 6)), 200) {
 		for j := range ind.Values {
-			r := rule{ind: ind, v: &ind.Values[j], place: "dns"}
+			r := rule{ind: ind, v: &ind.Values[j], place: placeDNS}
 			h := fnv.New64a()
 			h.Write([]byte(r.key()))
 			if got, want := r.derivedSID(), sidBase+h.Sum64()%sidSpan; got != want {
@@ -116,7 +116,7 @@ func TestAssignSIDsCollide(t *testing.T) {
 				if r.IntN(10) == 0 {
 					sid = sidBase + sidSpan - 1 - uint64(r.IntN(3))
 				}
-				rules = append(rules, rule{ind: ind, v: &ind.Values[j], place: []string{"ip", "dns"}[r.IntN(2)], sid: sid})
+				rules = append(rules, rule{ind: ind, v: &ind.Values[j], place: []place{placeIP, placeDNS}[r.IntN(2)], sid: sid})
 			}
 		}
 		want := straightSIDs(rules)

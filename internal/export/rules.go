@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // IDS rules. Each value becomes one rule per place the engine can see it: an address in any IP
@@ -17,7 +18,7 @@ import (
 // How they were checked: Debian 12 has no suricata or snort package here, so the tests parse
 // every golden rule with a parser of their own written from the engines' rule grammar (header
 // of seven fields, options as name:value; pairs with quoted, escaped strings), check that sids
-// are unique and that each rule names its indicator in metadata; see rules_test.go.
+// are unique and that each rule names its indicator in metadata; see check_test.go.
 
 // sidBase is the first signature id cshub uses: local rules take sids from 1,000,000 on, and
 // the range above 1,000,000,000 keeps well clear of published rule sets.
@@ -26,18 +27,33 @@ const sidBase = 1_000_000_000
 // sidSpan is how many sids cshub uses, so that sids stay below 2^32 as Suricata requires.
 const sidSpan = 3_000_000_000
 
-// rule is one rule before its sid is fixed.
+// place is where an engine sees a value: ip, dns, sni or http.
+type place uint8
+
+const (
+	placeIP place = iota
+	placeDNS
+	placeSNI
+	placeHTTP
+)
+
+var placeNames = [...]string{placeIP: "ip", placeDNS: "dns", placeSNI: "sni", placeHTTP: "http"}
+
+// placeWhat is how a rule's msg names its place.
+var placeWhat = [...]string{placeIP: "address", placeDNS: "DNS query", placeSNI: "TLS SNI", placeHTTP: "URL"}
+
+// rule is one rule before its sid is fixed. It holds no body: a million bodies kept until the
+// sids are known would be as many strings to allocate, so the writer builds each in its output.
 type rule struct {
 	ind   *Indicator
 	v     *Value // one of ind.Values
-	place string // ip, dns, sni or http
-	body  string // the rule up to its metadata
+	place place
 	sid   uint64
 }
 
 // key is what the rule's sid derives from: indicator id, value and place.
 func (r *rule) key() string {
-	return r.ind.ID + "\x00" + r.v.Type + "\x00" + r.v.Value + "\x00" + r.place
+	return r.ind.ID + "\x00" + r.v.Type + "\x00" + r.v.Value + "\x00" + placeNames[r.place]
 }
 
 // derivedSID is the sid the rule's key derives, taken unless another key took it first: the
@@ -45,7 +61,7 @@ func (r *rule) key() string {
 func (r *rule) derivedSID() uint64 {
 	const offset, prime = 14695981039346656037, 1099511628211
 	h := uint64(offset)
-	for _, s := range [...]string{r.ind.ID, "\x00", r.v.Type, "\x00", r.v.Value, "\x00", r.place} {
+	for _, s := range [...]string{r.ind.ID, "\x00", r.v.Type, "\x00", r.v.Value, "\x00", placeNames[r.place]} {
 		for i := 0; i < len(s); i++ {
 			h = (h ^ uint64(s[i])) * prime
 		}
@@ -100,56 +116,68 @@ func assignSIDs(rules []rule) {
 	}
 }
 
-// quoteMsg escapes a rule's msg: the engines take ; " and \ escaped with a backslash.
-func quoteMsg(s string) string {
-	if plainASCII(s, ";\"\\") {
-		return s
+// hexDigits are the digits of the |hex| bytes in rule content.
+const hexDigits = "0123456789ABCDEF"
+
+// appendHex appends n in upper-case hex, at least two digits, as %02X would.
+func appendHex(b []byte, n int) []byte {
+	if n > 0xff {
+		return append(appendHex(b, n>>4), hexDigits[n&0xf])
 	}
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r == ';' || r == '"' || r == '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case r < 0x20 || r == 0x7f:
-			b.WriteByte(' ')
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
+	return append(b, hexDigits[n>>4], hexDigits[n&0xf])
 }
 
-// content writes s as a rule content string: printable ASCII as is, and the bytes the
-// grammar reserves (" ; \ |) and all others as |hex|.
-func content(s string) string {
-	if plainASCII(s, "\";\\|") {
-		return s
+// appendMsg appends the rule's msg, escaped: the engines take ; " and \ escaped with a
+// backslash. Only the value can hold those, or control characters, which become spaces.
+func appendMsg(b []byte, r *rule) []byte {
+	b = append(append(b, "cshub TLP:"...), r.ind.TLP.String()...)
+	b = append(append(append(b, ' '), placeWhat[r.place]...), ' ')
+	s := r.v.Value
+	if plainASCII(s, ";\"\\") {
+		return append(b, s...)
 	}
-	var b strings.Builder
+	for _, c := range s {
+		switch {
+		case c == ';' || c == '"' || c == '\\':
+			b = append(b, '\\', byte(c))
+		case c < 0x20 || c == 0x7f:
+			b = append(b, ' ')
+		default:
+			b = utf8.AppendRune(b, c)
+		}
+	}
+	return b
+}
+
+// appendContent appends s as a rule content string: printable ASCII as is, and the bytes the
+// grammar reserves (" ; \ |) and all others as |hex|.
+func appendContent(b []byte, s string) []byte {
+	if plainASCII(s, "\";\\|") {
+		return append(b, s...)
+	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c < 0x20 || c >= 0x7f || c == '"' || c == ';' || c == '\\' || c == '|' {
-			fmt.Fprintf(&b, "|%02X|", c)
+			b = appendHex(append(b, '|'), int(c))
+			b = append(b, '|')
 			continue
 		}
-		b.WriteByte(c)
+		b = append(b, c)
 	}
-	return b.String()
+	return b
 }
 
-// dnsWire writes a domain name as DNS carries it: each label after its length.
-func dnsWire(name string) string {
-	var b strings.Builder
-	for _, l := range strings.Split(name, ".") {
-		fmt.Fprintf(&b, "|%02X|%s", len(l), content(l))
+// appendDNSWire appends a domain name as DNS carries it: each label after its length.
+func appendDNSWire(b []byte, name string) []byte {
+	for {
+		label, rest, more := strings.Cut(name, ".")
+		b = appendHex(append(b, '|'), len(label))
+		b = appendContent(append(b, '|'), label)
+		if !more {
+			return append(b, "|00|"...)
+		}
+		name = rest
 	}
-	b.WriteString("|00|")
-	return b.String()
-}
-
-func msg(ind *Indicator, what string, v Value) string {
-	return quoteMsg("cshub TLP:" + ind.TLP.String() + " " + what + " " + v.Value)
 }
 
 // plainASCII reports whether s is printable ASCII without any of the bytes in special, which
@@ -180,80 +208,140 @@ func httpURL(v string) (host, uri string, ok bool) {
 	return u.Hostname(), uri, true
 }
 
-func writeSuricata(w *bufio.Writer, inds []*Indicator, m Meta) error {
-	rules := collectRules(inds, func(ind *Indicator, v Value, add func(place, body string)) {
-		switch v.Type {
-		case "ipv4-addr", "ipv6-addr":
-			add("ip", `alert ip any any <> `+ruleAddr(v)+` any (msg:"`+msg(ind, "address", v)+`";`)
-		case "domain-name":
-			add("dns", `alert dns any any -> any any (msg:"`+msg(ind, "DNS query", v)+`"; dns.query; dotprefix; content:".`+content(v.Value)+`"; nocase; endswith;`)
-			add("sni", `alert tls any any -> any any (msg:"`+msg(ind, "TLS SNI", v)+`"; tls.sni; dotprefix; content:".`+content(v.Value)+`"; nocase; endswith;`)
-		case "url":
-			if host, uri, ok := httpURL(v.Value); ok {
-				add("http", `alert http any any -> any any (msg:"`+msg(ind, "URL", v)+`"; http.host; content:"`+content(host)+
-					`"; startswith; endswith; http.uri; content:"`+content(uri)+`"; startswith; endswith;`)
-			}
-		}
-	})
-	return writeRules(w, rules, m, "Suricata", ")")
+// ruleEngine is what tells one engine's rules from another's: the headers and options of the
+// rules of each place. Rules of every engine open with a header, then msg, then the options.
+type ruleEngine struct {
+	name    string                  // as the file's first line names it
+	headers [len(placeNames)]string // of each place but ip, whose header names the address
+	open    string                  // what opens the options, up to msg's value
+	options func(b []byte, r *rule) []byte
+	end     string // what ends a rule, after its rev
 }
 
-func writeSnort(w *bufio.Writer, inds []*Indicator, m Meta) error {
-	rules := collectRules(inds, func(ind *Indicator, v Value, add func(place, body string)) {
-		switch v.Type {
-		case "ipv4-addr", "ipv6-addr":
-			add("ip", `alert ip any any <> `+ruleAddr(v)+` any ( msg:"`+msg(ind, "address", v)+`";`)
-		case "domain-name":
-			add("dns", `alert udp any any -> any 53 ( msg:"`+msg(ind, "DNS query", v)+`"; content:"`+dnsWire(v.Value)+`", nocase;`)
-			add("sni", `alert tcp any any -> any 443 ( msg:"`+msg(ind, "TLS SNI", v)+`"; flow:to_server,established; ssl_state:client_hello; content:"`+content(v.Value)+`", nocase;`)
-		case "url":
-			if host, uri, ok := httpURL(v.Value); ok {
-				add("http", `alert http any any -> any any ( msg:"`+msg(ind, "URL", v)+`"; http_header:field host; content:"`+content(host)+
-					`", nocase; http_uri; content:"`+content(uri)+`";`)
+var suricata = ruleEngine{
+	name: "Suricata",
+	headers: [...]string{
+		placeDNS:  "alert dns any any -> any any",
+		placeSNI:  "alert tls any any -> any any",
+		placeHTTP: "alert http any any -> any any",
+	},
+	open: ` (msg:"`,
+	options: func(b []byte, r *rule) []byte {
+		switch r.place {
+		case placeDNS, placeSNI:
+			buffer := " dns.query;"
+			if r.place == placeSNI {
+				buffer = " tls.sni;"
 			}
+			b = appendContent(append(append(b, buffer...), ` dotprefix; content:".`...), r.v.Value)
+			return append(b, `"; nocase; endswith;`...)
+		case placeHTTP:
+			host, uri, _ := httpURL(r.v.Value)
+			b = appendContent(append(b, ` http.host; content:"`...), host)
+			b = appendContent(append(b, `"; startswith; endswith; http.uri; content:"`...), uri)
+			return append(b, `"; startswith; endswith;`...)
 		}
-	})
-	return writeRules(w, rules, m, "Snort 3", " )")
+		return b
+	},
+	end: ")",
 }
 
-// collectRules calls bodies for every value of inds, on every core; each rule it adds is keyed
-// by indicator, value and place (ip, dns, sni, http), which is what its stable signature id
-// derives from. Suricata and Snort differ only in the bodies.
-func collectRules(inds []*Indicator, bodies func(ind *Indicator, v Value, add func(place, body string))) []rule {
+var snort = ruleEngine{
+	name: "Snort 3",
+	headers: [...]string{
+		placeDNS:  "alert udp any any -> any 53",
+		placeSNI:  "alert tcp any any -> any 443",
+		placeHTTP: "alert http any any -> any any",
+	},
+	open: ` ( msg:"`,
+	options: func(b []byte, r *rule) []byte {
+		switch r.place {
+		case placeDNS:
+			b = appendDNSWire(append(b, ` content:"`...), r.v.Value)
+			return append(b, `", nocase;`...)
+		case placeSNI:
+			b = appendContent(append(b, ` flow:to_server,established; ssl_state:client_hello; content:"`...), r.v.Value)
+			return append(b, `", nocase;`...)
+		case placeHTTP:
+			host, uri, _ := httpURL(r.v.Value)
+			b = appendContent(append(b, ` http_header:field host; content:"`...), host)
+			b = appendContent(append(b, `", nocase; http_uri; content:"`...), uri)
+			return append(b, `";`...)
+		}
+		return b
+	},
+	end: " )",
+}
+
+// Places of each value type: an address in any IP packet, a domain in DNS queries and TLS SNI,
+// an http:// URL in the HTTP host and URI.
+var (
+	ipPlaces     = []place{placeIP}
+	domainPlaces = []place{placeDNS, placeSNI}
+	httpPlaces   = []place{placeHTTP}
+)
+
+// places returns where an engine sees v; none for what the rules leave out.
+func places(v *Value) []place {
+	switch v.Type {
+	case "ipv4-addr", "ipv6-addr":
+		return ipPlaces
+	case "domain-name":
+		return domainPlaces
+	case "url":
+		if _, _, ok := httpURL(v.Value); ok {
+			return httpPlaces
+		}
+	}
+	return nil
+}
+
+// collectRules returns the rules of every value of inds, collected on every core, each with
+// the sid its key derives.
+func collectRules(inds []*Indicator) []rule {
 	return collect(len(inds), func(rules []rule, lo, hi int) []rule {
 		for _, ind := range inds[lo:hi] {
 			for j := range ind.Values {
-				bodies(ind, ind.Values[j], func(place, body string) {
-					r := rule{ind: ind, v: &ind.Values[j], place: place, body: body}
+				v := &ind.Values[j]
+				for _, p := range places(v) {
+					r := rule{ind: ind, v: v, place: p}
 					r.sid = r.derivedSID()
 					rules = append(rules, r)
-				})
+				}
 			}
 		}
 		return rules
 	})
 }
 
-// ruleAddr writes an address or block for a rule header; IPv6 blocks go in brackets so that
-// their colons are not taken for list syntax.
-func ruleAddr(v Value) string {
+// appendAddr appends an address or block for a rule header; IPv6 blocks go in brackets so
+// that their colons are not taken for list syntax.
+func appendAddr(b []byte, v *Value) []byte {
 	if v.Type == "ipv6-addr" {
-		return "[" + v.Value + "]"
+		return append(append(append(b, '['), v.Value...), ']')
 	}
-	return v.Value
+	return append(b, v.Value...)
 }
 
 // rev is the rule revision: the indicator version's modification time in seconds, which grows
 // with every new version.
 func rev(ind *Indicator) int64 { return max(ind.Modified.Unix(), 1) }
 
-// writeRules writes the rules with their metadata, sid and rev, each ended by end.
-func writeRules(w *bufio.Writer, rules []rule, m Meta, engine, end string) error {
-	fmt.Fprintf(w, "# cshub %s rules for %s, %s: %d rules\n", engine, m.Org, stamp(m.Time), len(rules))
+// write writes the rules of inds, each with its metadata, sid and rev.
+func (e *ruleEngine) write(w *bufio.Writer, inds []*Indicator, m Meta) error {
+	rules := collectRules(inds)
+	fmt.Fprintf(w, "# cshub %s rules for %s, %s: %d rules\n", e.name, m.Org, stamp(m.Time), len(rules))
 	assignSIDs(rules)
 	return writeOrdered(w, len(rules), func(b []byte, lo, hi int) []byte {
-		for _, r := range rules[lo:hi] {
-			b = append(append(b, r.body...), " metadata:cshub_id "...)
+		for i := range rules[lo:hi] {
+			r := &rules[lo+i]
+			if r.place == placeIP {
+				b = append(appendAddr(append(b, "alert ip any any <> "...), r.v), " any"...)
+			} else {
+				b = append(b, e.headers[r.place]...)
+			}
+			b = appendMsg(append(b, e.open...), r)
+			b = append(e.options(append(b, `";`...), r), " metadata:cshub_id "...)
 			b = append(append(b, r.ind.ID...), ", cshub_tlp "...)
 			for _, c := range []byte(r.ind.TLP.String()) { // lower case, as strings.ToLower would, without a copy
 				if 'A' <= c && c <= 'Z' {
@@ -263,7 +351,7 @@ func writeRules(w *bufio.Writer, rules []rule, m Meta, engine, end string) error
 			}
 			b = strconv.AppendUint(append(b, "; sid:"...), r.sid, 10)
 			b = strconv.AppendInt(append(b, "; rev:"...), rev(r.ind), 10)
-			b = append(append(append(b, ';'), end...), '\n')
+			b = append(append(append(b, ';'), e.end...), '\n')
 		}
 		return b
 	})
