@@ -297,21 +297,36 @@ func places(v *Value) []place {
 }
 
 // collectRules returns the rules of every value of inds, collected on every core, each with
-// the sid its key derives.
+// the sid its key derives. Each chunk of inds counts its rules first and fills its own part of
+// one slice: collecting parts and joining them would allocate the rules two or three times.
 func collectRules(inds []*Indicator) []rule {
-	return collect(len(inds), func(rules []rule, lo, hi int) []rule {
+	size := chunkLen(len(inds))
+	start := make([]int, (len(inds)+size-1)/size+1) // chunk c's rules are rules[start[c]:start[c+1]]
+	forChunks(len(inds), func(c, lo, hi int) {
+		for _, ind := range inds[lo:hi] {
+			for j := range ind.Values {
+				start[c+1] += len(places(&ind.Values[j]))
+			}
+		}
+	})
+	for c := range len(start) - 1 {
+		start[c+1] += start[c]
+	}
+	rules := make([]rule, start[len(start)-1])
+	forChunks(len(inds), func(c, lo, hi int) {
+		k := start[c]
 		for _, ind := range inds[lo:hi] {
 			for j := range ind.Values {
 				v := &ind.Values[j]
 				for _, p := range places(v) {
-					r := rule{ind: ind, v: v, place: p}
-					r.sid = r.derivedSID()
-					rules = append(rules, r)
+					rules[k] = rule{ind: ind, v: v, place: p}
+					rules[k].sid = rules[k].derivedSID()
+					k++
 				}
 			}
 		}
-		return rules
 	})
+	return rules
 }
 
 // appendAddr appends an address or block for a rule header; IPv6 blocks go in brackets so
