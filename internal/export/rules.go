@@ -78,23 +78,39 @@ const sidShards = 256
 // sids that no key derives and no key took, so sids are unique within an export and only
 // colliding keys depend on what else is exported. The rules come with their derived sids.
 func assignSIDs(rules []rule) {
-	// owner[s]: derived sid → the rule with the smallest key deriving it, for the sids of shard s.
+	// derived holds each shard's rules as sid<<32 | index, sorted (sids stay below 2^32 and
+	// indices below 2^31): the rules deriving a sid are next to each other, in index order, and
+	// whether a key derives a sid is a binary search, all in a tenth of the memory of maps.
 	pos, start := byShard(len(rules), sidShards, func(i int) int { return int(rules[i].sid % sidShards) })
-	owner := make([]map[uint64]int32, sidShards)
+	derived := make([]uint64, len(rules))
 	moved := make([]bool, len(rules))
 	forEach(sidShards, func(s int) {
-		in := pos[start[s]:start[s+1]]
-		m := make(map[uint64]int32, len(in))
-		for _, i := range in {
-			if j, ok := m[rules[i].sid]; !ok || rules[i].key() < rules[j].key() {
-				m[rules[i].sid] = i
+		in := derived[start[s]:start[s+1]]
+		for k, i := range pos[start[s]:start[s+1]] {
+			in[k] = rules[i].sid<<32 | uint64(i)
+		}
+		slices.Sort(in)
+		for k := 0; k < len(in); {
+			end := k + 1
+			for end < len(in) && in[end]>>32 == in[k]>>32 {
+				end++
 			}
+			owner := uint32(in[k]) // the first of those with the smallest key
+			for _, x := range in[k+1 : end] {
+				if i := uint32(x); rules[i].key() < rules[owner].key() {
+					moved[owner], owner = true, i
+				} else {
+					moved[i] = true
+				}
+			}
+			k = end
 		}
-		for _, i := range in {
-			moved[i] = m[rules[i].sid] != i
-		}
-		owner[s] = m
 	})
+	isDerived := func(sid uint64) bool {
+		in := derived[start[sid%sidShards]:start[sid%sidShards+1]]
+		k, _ := slices.BinarySearch(in, sid<<32)
+		return k < len(in) && in[k]>>32 == sid
+	}
 	var move []int
 	for i, m := range moved {
 		if m {
@@ -107,7 +123,7 @@ func assignSIDs(rules []rule) {
 		sid := rules[i].sid
 		for {
 			sid = sidBase + (sid-sidBase+1)%sidSpan
-			if _, derived := owner[sid%sidShards][sid]; !derived && !taken[sid] {
+			if !isDerived(sid) && !taken[sid] {
 				break
 			}
 		}
