@@ -364,6 +364,11 @@ func (e *ruleEngine) write(w *bufio.Writer, inds []*Indicator, m Meta) error {
 	fmt.Fprintf(w, "# cshub %s rules for %s, %s: %d rules\n", e.name, m.Org, stamp(m.Time), len(rules))
 	assignSIDs(rules)
 	return writeOrdered(w, len(rules), func(b []byte, lo, hi int) []byte {
+		if cap(b) == 0 {
+			// A rule takes about 240 bytes: a fresh buffer that doubled its way up to a chunk's
+			// rules would allocate twice what it ends with.
+			b = make([]byte, 0, (hi-lo)*256)
+		}
 		for i := range rules[lo:hi] {
 			r := &rules[lo+i]
 			if r.place == placeIP {
