@@ -149,7 +149,7 @@ func appendMsg(b []byte, r *rule) []byte {
 	b = append(append(b, "cshub TLP:"...), r.ind.TLP.String()...)
 	b = append(append(append(b, ' '), placeWhat[r.place]...), ' ')
 	s := r.v.Value
-	if plainASCII(s, ";\"\\") {
+	if msgPlain.all(s) {
 		return append(b, s...)
 	}
 	for _, c := range s {
@@ -168,12 +168,12 @@ func appendMsg(b []byte, r *rule) []byte {
 // appendContent appends s as a rule content string: printable ASCII as is, and the bytes the
 // grammar reserves (" ; \ |) and all others as |hex|.
 func appendContent(b []byte, s string) []byte {
-	if plainASCII(s, "\";\\|") {
+	if contentPlain.all(s) {
 		return append(b, s...)
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c < 0x20 || c >= 0x7f || c == '"' || c == ';' || c == '\\' || c == '|' {
+		if !contentPlain[c] {
 			b = appendHex(append(b, '|'), int(c))
 			b = append(b, '|')
 			continue
@@ -196,11 +196,27 @@ func appendDNSWire(b []byte, name string) []byte {
 	}
 }
 
-// plainASCII reports whether s is printable ASCII without any of the bytes in special, which
-// a rule then carries as it is.
-func plainASCII(s, special string) bool {
+// plainBytes is a set of bytes a rule carries as they are in msg or content: printable ASCII
+// but the bytes that need escaping there. A table, as the check runs on every byte written.
+type plainBytes [256]bool
+
+var (
+	msgPlain     = plainASCII(";\"\\")
+	contentPlain = plainASCII("\";\\|")
+)
+
+// plainASCII returns the printable ASCII bytes but those in special.
+func plainASCII(special string) (p plainBytes) {
+	for c := 0x20; c < 0x7f; c++ {
+		p[c] = strings.IndexByte(special, byte(c)) < 0
+	}
+	return p
+}
+
+// all reports whether every byte of s is in p.
+func (p *plainBytes) all(s string) bool {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || strings.IndexByte(special, c) >= 0 {
+		if !p[s[i]] {
 			return false
 		}
 	}
