@@ -48,7 +48,7 @@ type rule struct {
 	ind   *Indicator
 	v     *Value // one of ind.Values
 	place place
-	sid   uint64
+	sid   uint32 // below sidBase+sidSpan, under 2^32
 }
 
 // key is what the rule's sid derives from: indicator id, value and place.
@@ -58,7 +58,7 @@ func (r *rule) key() string {
 
 // derivedSID is the sid the rule's key derives, taken unless another key took it first: the
 // key's FNV-1a hash, taken piece by piece rather than building a million keys.
-func (r *rule) derivedSID() uint64 {
+func (r *rule) derivedSID() uint32 {
 	const offset, prime = 14695981039346656037, 1099511628211
 	h := uint64(offset)
 	for _, s := range [...]string{r.ind.ID, "\x00", r.v.Type, "\x00", r.v.Value, "\x00", placeNames[r.place]} {
@@ -66,7 +66,7 @@ func (r *rule) derivedSID() uint64 {
 			h = (h ^ uint64(s[i])) * prime
 		}
 	}
-	return sidBase + h%sidSpan
+	return uint32(sidBase + h%sidSpan)
 }
 
 // sidShards is how many shards assignSIDs splits the derived sids into, each decided alone.
@@ -87,7 +87,7 @@ func assignSIDs(rules []rule) {
 	forEach(sidShards, func(s int) {
 		in := derived[start[s]:start[s+1]]
 		for k, i := range pos[start[s]:start[s+1]] {
-			in[k] = rules[i].sid<<32 | uint64(i)
+			in[k] = uint64(rules[i].sid)<<32 | uint64(i)
 		}
 		slices.Sort(in)
 		for k := 0; k < len(in); {
@@ -106,10 +106,10 @@ func assignSIDs(rules []rule) {
 			k = end
 		}
 	})
-	isDerived := func(sid uint64) bool {
+	isDerived := func(sid uint32) bool {
 		in := derived[start[sid%sidShards]:start[sid%sidShards+1]]
-		k, _ := slices.BinarySearch(in, sid<<32)
-		return k < len(in) && in[k]>>32 == sid
+		k, _ := slices.BinarySearch(in, uint64(sid)<<32)
+		return k < len(in) && in[k]>>32 == uint64(sid)
 	}
 	var move []int
 	for i, m := range moved {
@@ -118,7 +118,7 @@ func assignSIDs(rules []rule) {
 		}
 	}
 	slices.SortFunc(move, func(a, b int) int { return strings.Compare(rules[a].key(), rules[b].key()) })
-	taken := map[uint64]bool{}
+	taken := map[uint32]bool{}
 	for _, i := range move {
 		sid := rules[i].sid
 		for {
@@ -401,7 +401,7 @@ func (e *ruleEngine) write(w *bufio.Writer, inds []*Indicator, m Meta) error {
 				}
 				b = append(b, c)
 			}
-			b = strconv.AppendUint(append(b, "; sid:"...), r.sid, 10)
+			b = strconv.AppendUint(append(b, "; sid:"...), uint64(r.sid), 10)
 			b = strconv.AppendInt(append(b, "; rev:"...), rev(r.ind), 10)
 			b = append(append(append(b, ';'), e.end...), '\n')
 		}
