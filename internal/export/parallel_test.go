@@ -93,11 +93,13 @@ func TestFirstsCollide(t *testing.T) {
 func TestDerivedSID(t *testing.T) {
 	for _, ind := range randomIndicators(rand.New(rand.NewPCG(5, 6)), 200) {
 		for j := range ind.Values {
-			r := rule{ind: ind, v: &ind.Values[j], place: placeDNS}
-			h := fnv.New64a()
-			h.Write([]byte(r.key()))
-			if got, want := r.derivedSID(), uint32(sidBase+h.Sum64()%sidSpan); got != want {
-				t.Fatalf("derivedSID(%q) = %d; want %d", r.key(), got, want)
+			for p := range place(len(placeNames)) {
+				r := rule{ind: ind, v: &ind.Values[j], place: p}
+				h := fnv.New64a()
+				h.Write([]byte(r.key()))
+				if got, want := derivedSID(valueHash(r.ind, r.v), r.place), uint32(sidBase+h.Sum64()%sidSpan); got != want {
+					t.Fatalf("derivedSID of %q = %d; want %d", r.key(), got, want)
+				}
 			}
 		}
 	}

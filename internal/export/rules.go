@@ -56,17 +56,28 @@ func (r *rule) key() string {
 	return r.ind.ID + "\x00" + r.v.Type + "\x00" + r.v.Value + "\x00" + placeNames[r.place]
 }
 
-// derivedSID is the sid the rule's key derives, taken unless another key took it first: the
-// key's FNV-1a hash, taken piece by piece rather than building a million keys.
-func (r *rule) derivedSID() uint32 {
-	const offset, prime = 14695981039346656037, 1099511628211
-	h := uint64(offset)
-	for _, s := range [...]string{r.ind.ID, "\x00", r.v.Type, "\x00", r.v.Value, "\x00", placeNames[r.place]} {
+// derivedSID is the sid a rule's key derives, taken unless another key took it first: the
+// key's FNV-1a hash, taken piece by piece rather than building a million keys. h is the hash of
+// the key up to its place (valueHash), which the places of a value share.
+func derivedSID(h uint64, p place) uint32 {
+	return uint32(sidBase + fnv1a(h, placeNames[p])%sidSpan)
+}
+
+// valueHash is the FNV-1a hash of the keys of v's rules up to their place.
+func valueHash(ind *Indicator, v *Value) uint64 {
+	const offset = 14695981039346656037
+	return fnv1a(offset, ind.ID, "\x00", v.Type, "\x00", v.Value, "\x00")
+}
+
+// fnv1a goes on with the FNV-1a hash h over the bytes of pieces.
+func fnv1a(h uint64, pieces ...string) uint64 {
+	const prime = 1099511628211
+	for _, s := range pieces {
 		for i := 0; i < len(s); i++ {
 			h = (h ^ uint64(s[i])) * prime
 		}
 	}
-	return uint32(sidBase + h%sidSpan)
+	return h
 }
 
 // sidShards is how many shards assignSIDs splits the derived sids into, each decided alone.
@@ -350,9 +361,13 @@ func collectRules(inds []*Indicator) []rule {
 		for _, ind := range inds[lo:hi] {
 			for j := range ind.Values {
 				v := &ind.Values[j]
-				for _, p := range places(v) {
-					rules[k] = rule{ind: ind, v: v, place: p}
-					rules[k].sid = rules[k].derivedSID()
+				ps := places(v)
+				if len(ps) == 0 {
+					continue
+				}
+				h := valueHash(ind, v)
+				for _, p := range ps {
+					rules[k] = rule{ind: ind, v: v, place: p, sid: derivedSID(h, p)}
 					k++
 				}
 			}
