@@ -257,8 +257,10 @@ type ruleEngine struct {
 	name    string                  // as the file's first line names it
 	headers [len(placeNames)]string // of each place but ip, whose header names the address
 	open    string                  // what opens the options, up to msg's value
+	end     string                  // what ends a rule, after its rev
+
+	// options appends the options after msg, up to the metadata.
 	options func(b []byte, r *rule) []byte
-	end     string // what ends a rule, after its rev
 }
 
 var suricata = ruleEngine{
