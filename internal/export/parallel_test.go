@@ -93,11 +93,13 @@ func TestFirstsCollide(t *testing.T) {
 func TestDerivedSID(t *testing.T) {
 	for _, ind := range randomIndicators(rand.New(rand.NewPCG(5, 6)), 200) {
 		for j := range ind.Values {
-			r := rule{ind: ind, v: &ind.Values[j], place: "dns"}
-			h := fnv.New64a()
-			h.Write([]byte(r.key()))
-			if got, want := r.derivedSID(), sidBase+h.Sum64()%sidSpan; got != want {
-				t.Fatalf("derivedSID(%q) = %d; want %d", r.key(), got, want)
+			for p := range place(len(placeNames)) {
+				r := rule{ind: ind, v: &ind.Values[j], place: p}
+				h := fnv.New64a()
+				h.Write([]byte(r.key()))
+				if got, want := derivedSID(valueHash(r.ind, r.v), r.place), uint32(sidBase+h.Sum64()%sidSpan); got != want {
+					t.Fatalf("derivedSID of %q = %d; want %d", r.key(), got, want)
+				}
 			}
 		}
 	}
@@ -112,11 +114,11 @@ func TestAssignSIDsCollide(t *testing.T) {
 		var rules []rule
 		for _, ind := range inds {
 			for j := range ind.Values {
-				sid := sidBase + uint64(r.IntN(len(inds)+1))
+				sid := uint32(sidBase + r.IntN(len(inds)+1))
 				if r.IntN(10) == 0 {
-					sid = sidBase + sidSpan - 1 - uint64(r.IntN(3))
+					sid = sidBase + sidSpan - 1 - uint32(r.IntN(3))
 				}
-				rules = append(rules, rule{ind: ind, v: &ind.Values[j], place: []string{"ip", "dns"}[r.IntN(2)], sid: sid})
+				rules = append(rules, rule{ind: ind, v: &ind.Values[j], place: []place{placeIP, placeDNS}[r.IntN(2)], sid: sid})
 			}
 		}
 		want := straightSIDs(rules)
@@ -130,9 +132,9 @@ func TestAssignSIDsCollide(t *testing.T) {
 }
 
 // straightSIDs is assignSIDs with one map, as it was written before it took shards.
-func straightSIDs(rules []rule) []uint64 {
-	sids := make([]uint64, len(rules))
-	owner := map[uint64]int{}
+func straightSIDs(rules []rule) []uint32 {
+	sids := make([]uint32, len(rules))
+	owner := map[uint32]int{}
 	for i, r := range rules {
 		sids[i] = r.sid
 		if j, ok := owner[sids[i]]; !ok || r.key() < rules[j].key() {
@@ -146,7 +148,7 @@ func straightSIDs(rules []rule) []uint64 {
 		}
 	}
 	slices.SortFunc(moved, func(a, b int) int { return strings.Compare(rules[a].key(), rules[b].key()) })
-	taken := map[uint64]bool{}
+	taken := map[uint32]bool{}
 	for _, i := range moved {
 		sid := sids[i]
 		for {
