@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // zeekType maps a value to its Zeek Intel framework type; "" for none.
@@ -31,18 +32,19 @@ func zeekType(v Value) string {
 	return ""
 }
 
-// zeekField makes s one Intel file column: no tabs or line breaks, "-" for empty.
-func zeekField(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if r == '\t' || r == '\n' || r == '\r' {
-			return ' '
-		}
-		return r
-	}, s)
-	if s == "" {
-		return "-"
+// appendZeekField appends s as one Intel file column: tabs and line breaks become spaces and
+// bytes that are not UTF-8 become U+FFFD, as strings.Map made them; callers write "-" for empty.
+func appendZeekField(b []byte, s string) []byte {
+	if plainASCII(s, "") {
+		return append(b, s...)
 	}
-	return s
+	for _, r := range s {
+		if r == '\t' || r == '\n' || r == '\r' {
+			r = ' '
+		}
+		b = utf8.AppendRune(b, r)
+	}
+	return b
 }
 
 // writeZeek writes an Intel framework file: a #fields header and one tab-separated line per
@@ -59,13 +61,19 @@ func writeZeek(w *bufio.Writer, inds []*Indicator, _ Meta) error {
 					val = rest
 				}
 			}
-			desc := ind.ID
-			if ind.Name != "" {
-				desc += " " + ind.Name
+			if val == "" {
+				b = append(b, '-')
 			}
-			b = append(append(b, zeekField(val)...), '\t')
+			b = append(appendZeekField(b, val), '\t')
 			b = append(append(b, zeekType(v)...), "\tcshub\t"...)
-			b = append(append(b, zeekField(desc+" (TLP:"+ind.TLP.String()+")")...), "\t-\n"...)
+			// The description is "id name (TLP:level)"; its pieces are cleaned one by one,
+			// which is the same as the whole since the ASCII between them ends any rune.
+			b = appendZeekField(b, ind.ID)
+			if ind.Name != "" {
+				b = appendZeekField(append(b, ' '), ind.Name)
+			}
+			b = appendZeekField(append(b, " (TLP:"...), ind.TLP.String())
+			b = append(b, ")\t-\n"...)
 		}
 		return b
 	})
