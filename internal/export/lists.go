@@ -36,10 +36,12 @@ func zeekType(v Value) string {
 // appendZeekField appends s as one Intel file column: tabs and line breaks become spaces and
 // bytes that are not UTF-8 become U+FFFD, as strings.Map made them; callers write "-" for empty.
 func appendZeekField(b []byte, s string) []byte {
-	if plainASCII(s, "") {
-		return append(b, s...)
+	i := 0
+	for i < len(s) && s[i] != '\t' && s[i] != '\n' && s[i] != '\r' && s[i] < utf8.RuneSelf {
+		i++
 	}
-	for _, r := range s {
+	b = append(b, s[:i]...)
+	for _, r := range s[i:] {
 		if r == '\t' || r == '\n' || r == '\r' {
 			r = ' '
 		}
