@@ -2,15 +2,15 @@ package export
 
 import (
 	"bufio"
-	"bytes"
 	"crypto/sha256"
-	"encoding/csv"
 	"encoding/hex"
 	"io"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"cshub/internal/hub"
 	"cshub/internal/misp"
@@ -170,47 +170,70 @@ func groupOrder(g string) string {
 	return strconv.Itoa(slices.Index(valueTypes, t)) + g
 }
 
-func stamp(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339)
-}
+func stamp(t time.Time) string { return string(appendStamp(nil, t)) }
 
-func confidence(ind *Indicator) string {
-	if ind.Confidence < 0 {
-		return ""
+// appendStamp appends t in RFC 3339, UTC; nothing for the zero time.
+func appendStamp(b []byte, t time.Time) []byte {
+	if t.IsZero() {
+		return b
 	}
-	return strconv.Itoa(ind.Confidence)
+	return t.UTC().AppendFormat(b, time.RFC3339)
 }
 
 // csvHeader names the columns of writeCSV.
 var csvHeader = []string{"indicator_id", "workspace", "type", "hash", "value", "tlp", "confidence",
 	"valid_from", "valid_until", "sightings", "name"}
 
-// writeCSV writes one row per value, with the indicator's id and what a SIEM filters on.
+// writeCSV writes one row per value, with the indicator's id and what a SIEM filters on. Rows
+// are appended in place as encoding/csv writes them: its Writer takes strings, which made a
+// timestamp string per row.
 func writeCSV(w *bufio.Writer, inds []*Indicator, _ Meta) error {
-	cw := csv.NewWriter(w)
-	cw.Write(csvHeader)
-	cw.Flush()
-	if err := cw.Error(); err != nil {
-		return err
-	}
+	w.WriteString(strings.Join(csvHeader, ",") + "\n")
 	return writeOrdered(w, len(inds), func(b []byte, lo, hi int) []byte {
-		buf := bytes.NewBuffer(b)
-		cw := csv.NewWriter(buf)
-		row := make([]string, len(csvHeader))
 		for _, ind := range inds[lo:hi] {
-			row[0], row[1], row[5], row[6] = ind.ID, ind.Workspace, ind.TLP.String(), confidence(ind)
-			row[7], row[8], row[9], row[10] = stamp(ind.ValidFrom), stamp(ind.ValidUntil), strconv.Itoa(ind.Sightings), ind.Name
 			for _, v := range ind.Values {
-				row[2], row[3], row[4] = v.Type, v.Hash, v.Value
-				cw.Write(row) // into a bytes.Buffer, which does not fail
+				for _, f := range [...]string{ind.ID, ind.Workspace, v.Type, v.Hash, v.Value, ind.TLP.String()} {
+					b = append(appendCSVField(b, f), ',')
+				}
+				if ind.Confidence >= 0 {
+					b = strconv.AppendInt(b, int64(ind.Confidence), 10)
+				}
+				b = appendStamp(append(b, ','), ind.ValidFrom)
+				b = appendStamp(append(b, ','), ind.ValidUntil)
+				b = strconv.AppendInt(append(b, ','), int64(ind.Sightings), 10)
+				b = append(appendCSVField(append(b, ','), ind.Name), '\n')
 			}
 		}
-		cw.Flush()
-		return buf.Bytes()
+		return b
 	})
+}
+
+// csvSpecial are the bytes that put a CSV field in quotes.
+var csvSpecial = [256]bool{',': true, '"': true, '\r': true, '\n': true}
+
+// appendCSVField appends s as encoding/csv's Writer writes a field: in quotes, its quotes
+// doubled, when it holds a comma, quote or line break, starts with a space, or is `\.`.
+func appendCSVField(b []byte, s string) []byte {
+	quote := s == `\.`
+	for i := 0; i < len(s) && !quote; i++ { // strings.ContainsAny made a set on every call
+		quote = csvSpecial[s[i]]
+	}
+	if r, _ := utf8.DecodeRuneInString(s); s != "" && unicode.IsSpace(r) {
+		quote = true
+	}
+	if !quote {
+		return append(b, s...)
+	}
+	b = append(b, '"')
+	for {
+		i := strings.IndexByte(s, '"')
+		if i < 0 {
+			break
+		}
+		b = append(append(b, s[:i+1]...), '"')
+		s = s[i+1:]
+	}
+	return append(append(b, s...), '"')
 }
 
 // Fingerprint returns a digest of what an export of inds says (indicator versions, their

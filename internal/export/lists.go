@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // zeekType maps a value to its Zeek Intel framework type; "" for none.
@@ -31,18 +33,21 @@ func zeekType(v Value) string {
 	return ""
 }
 
-// zeekField makes s one Intel file column: no tabs or line breaks, "-" for empty.
-func zeekField(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if r == '\t' || r == '\n' || r == '\r' {
-			return ' '
-		}
-		return r
-	}, s)
-	if s == "" {
-		return "-"
+// appendZeekField appends s as one Intel file column: tabs and line breaks become spaces and
+// bytes that are not UTF-8 become U+FFFD, as strings.Map made them; callers write "-" for empty.
+func appendZeekField(b []byte, s string) []byte {
+	i := 0
+	for i < len(s) && s[i] != '\t' && s[i] != '\n' && s[i] != '\r' && s[i] < utf8.RuneSelf {
+		i++
 	}
-	return s
+	b = append(b, s[:i]...)
+	for _, r := range s[i:] {
+		if r == '\t' || r == '\n' || r == '\r' {
+			r = ' '
+		}
+		b = utf8.AppendRune(b, r)
+	}
+	return b
 }
 
 // writeZeek writes an Intel framework file: a #fields header and one tab-separated line per
@@ -59,13 +64,19 @@ func writeZeek(w *bufio.Writer, inds []*Indicator, _ Meta) error {
 					val = rest
 				}
 			}
-			desc := ind.ID
-			if ind.Name != "" {
-				desc += " " + ind.Name
+			if val == "" {
+				b = append(b, '-')
 			}
-			b = append(append(b, zeekField(val)...), '\t')
+			b = append(appendZeekField(b, val), '\t')
 			b = append(append(b, zeekType(v)...), "\tcshub\t"...)
-			b = append(append(b, zeekField(desc+" (TLP:"+ind.TLP.String()+")")...), "\t-\n"...)
+			// The description is "id name (TLP:level)"; its pieces are cleaned one by one,
+			// which is the same as the whole since the ASCII between them ends any rune.
+			b = appendZeekField(b, ind.ID)
+			if ind.Name != "" {
+				b = appendZeekField(append(b, ' '), ind.Name)
+			}
+			b = appendZeekField(append(b, " (TLP:"...), ind.TLP.String())
+			b = append(b, ")\t-\n"...)
 		}
 		return b
 	})
@@ -81,22 +92,53 @@ func writeRPZ(w *bufio.Writer, inds []*Indicator, m Meta) error {
 	fmt.Fprintf(w, "$TTL 300\n$ORIGIN %s\n", rpzOrigin)
 	fmt.Fprintf(w, "@\tIN\tSOA\tlocalhost. hostmaster.localhost. ( %d 3600 600 604800 300 )\n", uint32(m.Time.Unix()))
 	w.WriteString("@\tIN\tNS\tlocalhost.\n")
-	// Owner names are relative to the origin; the whole name must fit in 255 bytes.
+	// Owner names are relative to the origin; the whole name must fit in 255 bytes. A chunk's
+	// names are written one after another into one string they are cut from: a string apiece
+	// was most of what an export allocated.
+	fits := func(name int) bool { return name+len(rpzOrigin)+1 <= 253 }
 	names := collect(len(inds), func(names []string, lo, hi int) []string {
-		add := func(name string) {
-			if len(name)+len(rpzOrigin)+1 <= 253 {
-				names = append(names, name)
-			}
-		}
+		count, size := 0, 0
 		for _, ind := range inds[lo:hi] {
 			for _, v := range ind.Values {
 				switch v.Type {
 				case "domain-name":
-					add(v.Value)
-					add("*." + v.Value)
+					count, size = count+2, size+2*len(v.Value)+len("*.")
 				case "ipv4-addr", "ipv6-addr":
-					if name, ok := rpzIP(v.Value); ok {
-						add(name)
+					count++
+					if strings.Contains(v.Value, ":") {
+						size += len(rpzIPLongest)
+					} else {
+						size += len(v.Value) + len("32..rpz-ip") // an IPv4 name reverses the value's digits
+					}
+				}
+			}
+		}
+		names = slices.Grow(names, count)
+		var all strings.Builder
+		all.Grow(size) // so that the chunk's names share one allocation
+		// all.String() is what was written so far: each name is its end, which later writes
+		// leave as it is.
+		var ip []byte
+		for _, ind := range inds[lo:hi] {
+			for _, v := range ind.Values {
+				start := all.Len()
+				switch v.Type {
+				case "domain-name":
+					if fits(len(v.Value)) {
+						all.WriteString(v.Value)
+						names = append(names, all.String()[start:])
+						start = all.Len()
+					}
+					if fits(len("*.") + len(v.Value)) {
+						all.WriteString("*.")
+						all.WriteString(v.Value)
+						names = append(names, all.String()[start:])
+					}
+				case "ipv4-addr", "ipv6-addr":
+					var ok bool
+					if ip, ok = appendRPZIP(ip[:0], v.Value); ok && fits(len(ip)) {
+						all.Write(ip)
+						names = append(names, all.String()[start:])
 					}
 				}
 			}
@@ -114,31 +156,41 @@ func writeRPZ(w *bufio.Writer, inds []*Indicator, m Meta) error {
 	})
 }
 
-// rpzIP writes an address or block as an RPZ IP trigger owner name: the prefix length, then
-// the address reversed (IPv4 by octet, IPv6 by 16-bit group with "zz" for the longest run of
-// zero groups), then "rpz-ip".
-func rpzIP(s string) (string, bool) {
-	p, err := netip.ParsePrefix(s)
-	if err != nil {
-		a, aerr := netip.ParseAddr(s)
-		if aerr != nil {
-			return "", false
+// rpzIPLongest is the longest name appendRPZIP writes.
+const rpzIPLongest = "128.ffff.ffff.ffff.ffff.ffff.ffff.ffff.ffff.rpz-ip"
+
+// appendRPZIP appends an address or block as an RPZ IP trigger owner name: the prefix length,
+// then the address reversed (IPv4 by octet, IPv6 by 16-bit group with "zz" for the longest run
+// of zero groups), then "rpz-ip".
+func appendRPZIP(b []byte, s string) ([]byte, bool) {
+	// Only a block is tried as one: ParsePrefix fails on a plain address, allocating its error.
+	var p netip.Prefix
+	ok := false
+	if strings.Contains(s, "/") {
+		var err error
+		p, err = netip.ParsePrefix(s)
+		ok = err == nil
+	}
+	if !ok {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return b, false
 		}
 		p = netip.PrefixFrom(a, a.BitLen())
 	}
-	labels := []string{strconv.Itoa(p.Bits())}
+	b = strconv.AppendInt(b, int64(p.Bits()), 10)
 	a := p.Addr()
 	if a.Is4() {
-		b := a.As4()
+		x := a.As4()
 		for i := 3; i >= 0; i-- {
-			labels = append(labels, strconv.Itoa(int(b[i])))
+			b = strconv.AppendUint(append(b, '.'), uint64(x[i]), 10)
 		}
-		return strings.Join(append(labels, "rpz-ip"), "."), true
+		return append(b, ".rpz-ip"...), true
 	}
-	b := a.As16()
+	x := a.As16()
 	var g [8]uint16
 	for i := range g {
-		g[i] = uint16(b[2*i])<<8 | uint16(b[2*i+1])
+		g[i] = uint16(x[2*i])<<8 | uint16(x[2*i+1])
 	}
 	// The longest run of at least two zero groups becomes "zz", as in RFC 5952's "::".
 	start, n := -1, 1
@@ -153,15 +205,15 @@ func rpzIP(s string) (string, bool) {
 		i = j + 1
 	}
 	for i := 7; i >= 0; i-- {
-		switch {
-		case start >= 0 && i == start+n-1:
-			labels = append(labels, "zz")
+		b = append(b, '.')
+		if start >= 0 && i == start+n-1 {
+			b = append(b, "zz"...)
 			i = start
-		default:
-			labels = append(labels, strconv.FormatUint(uint64(g[i]), 16))
+			continue
 		}
+		b = strconv.AppendUint(b, uint64(g[i]), 16)
 	}
-	return strings.Join(append(labels, "rpz-ip"), "."), true
+	return append(b, ".rpz-ip"...), true
 }
 
 // addresses returns the distinct IPv4 and IPv6 values of inds.

@@ -127,15 +127,28 @@ func firsts(n int, str func(i int) string, same func(i, j int) bool) []bool {
 	})
 	pos, start := byShard(n, firstShards, func(i int) int { return int(hash[i] % firstShards) })
 	first := make([]bool, n)
+	// An open-addressing table, at most half full, of the hashes and positions (plus one, so
+	// that zero is empty) of the keys seen first. Tables are passed on from shard to shard:
+	// clearing one costs less than the fresh memory of a table per shard, a quarter of what
+	// distinct allocated.
+	type slot struct {
+		hash uint64
+		pos  int32
+	}
+	free := make(chan []slot, runtime.GOMAXPROCS(0))
 	forEach(firstShards, func(s int) {
 		in := pos[start[s]:start[s+1]]
-		// An open-addressing table, at most half full, of the hashes and positions (plus one,
-		// so that zero is empty) of the keys seen first.
-		type slot struct {
-			hash uint64
-			pos  int32
+		var table []slot
+		select {
+		case table = <-free:
+		default:
 		}
-		table := make([]slot, 1<<bits.Len(uint(2*len(in))))
+		if size := 1 << bits.Len(uint(2*len(in))); cap(table) < size {
+			table = make([]slot, size)
+		} else {
+			table = table[:size]
+			clear(table)
+		}
 		mask := len(table) - 1
 		for _, p := range in {
 			h := hash[p]
@@ -148,6 +161,10 @@ func firsts(n int, str func(i int) string, same func(i, j int) bool) []bool {
 					break
 				}
 			}
+		}
+		select {
+		case free <- table:
+		default:
 		}
 	})
 	return first

@@ -163,6 +163,9 @@ func straightSIDs(rules []rule) []uint32 {
 	return sids
 }
 
+// csvFields are fields encoding/csv quotes, and some it does not.
+var csvFields = []string{"a \"quoted\", name", "", " lead", "\u00a0nbsp", "\\.", "\\.x", "two\nlines", "cr\r", "\"", "caf\xc3", "plain"}
+
 // TestChunkedWriters compares the writers that encode chunks concurrently with the same
 // encoding written one indicator after another, as they were before they took chunks.
 func TestChunkedWriters(t *testing.T) {
@@ -174,7 +177,7 @@ func TestChunkedWriters(t *testing.T) {
 			ind.TLP = hub.TLP(r.IntN(6))
 			ind.Modified = time.Unix(r.Int64N(2e9)-1e9, r.Int64N(1e9))
 			if r.IntN(2) == 0 {
-				ind.ValidFrom, ind.Name = ind.Modified, "a \"quoted\", name"
+				ind.ValidFrom, ind.Name = ind.Modified, csvFields[r.IntN(len(csvFields))]
 			}
 		}
 
@@ -195,7 +198,11 @@ func TestChunkedWriters(t *testing.T) {
 		cw.Write(csvHeader)
 		for _, ind := range inds {
 			for _, v := range ind.Values {
-				cw.Write([]string{ind.ID, ind.Workspace, v.Type, v.Hash, v.Value, ind.TLP.String(), confidence(ind),
+				conf := ""
+				if ind.Confidence >= 0 {
+					conf = strconv.Itoa(ind.Confidence)
+				}
+				cw.Write([]string{ind.ID, ind.Workspace, v.Type, v.Hash, v.Value, ind.TLP.String(), conf,
 					stamp(ind.ValidFrom), stamp(ind.ValidUntil), strconv.Itoa(ind.Sightings), ind.Name})
 			}
 		}
@@ -209,4 +216,20 @@ func TestChunkedWriters(t *testing.T) {
 			t.Fatalf("%d indicators: CSV of %d bytes; want the %d of one row after another", len(inds), got.Len(), want.Len())
 		}
 	}
+}
+
+// FuzzCSVField: a field appended in place is what encoding/csv writes for it.
+func FuzzCSVField(f *testing.F) {
+	for _, s := range csvFields {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var want bytes.Buffer
+		cw := csv.NewWriter(&want)
+		cw.Write([]string{s})
+		cw.Flush()
+		if got := string(appendCSVField(nil, s)) + "\n"; got != want.String() {
+			t.Fatalf("appendCSVField(%q) = %q; encoding/csv writes %q", s, got, want.String())
+		}
+	})
 }
