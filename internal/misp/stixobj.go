@@ -3,10 +3,15 @@ package misp
 import (
 	"encoding/json"
 	"errors"
+	"iter"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 	"unsafe"
+
+	"cshub/internal/hub"
+	"cshub/internal/stix"
 )
 
 // sobj is what FromSTIX reads of one STIX object. A property that is absent or of another
@@ -16,11 +21,8 @@ type sobj struct {
 	typ, id, name, description, created, modified string
 	createdByRef, pattern, patternType            string
 	hasCreated                                    bool
-	labels, markings                              []string
-
-	// patternAttrs is indicatorAttrs of an indicator that needs them, worked out beside the
-	// decoding so that the cores share the pattern parsing too.
-	patternAttrs []*outAttr
+	tlp                                           hub.TLP // of the object_marking_refs
+	labels                                        []string
 
 	// The properties of other objects than indicators: apart, so that the million indicators of
 	// an export, which the garbage collector scans while they are held, are a third the size.
@@ -335,26 +337,27 @@ func isASCII(s string) bool {
 	return true
 }
 
-// jsonStrs returns the strings of v when it is a list, skipping its other members.
-func jsonStrs(v string) []string {
-	if v[0] != '[' {
-		return nil
-	}
-	var out []string
-	d := scanner{s: v, i: 1}
-	for {
-		d.ws()
-		if d.s[d.i] == ']' {
-			return out
+// jsonStrs yields the strings of v when it is a list, skipping its other members.
+func jsonStrs(v string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		if v[0] != '[' {
+			return
 		}
-		start := d.i
-		d.value()
-		if d.s[start] == '"' {
-			out = append(out, jsonStr(d.s[start:d.i]))
-		}
-		d.ws()
-		if d.s[d.i] == ',' {
-			d.i++
+		d := scanner{s: v, i: 1}
+		for {
+			d.ws()
+			if d.s[d.i] == ']' {
+				return
+			}
+			start := d.i
+			d.value()
+			if d.s[start] == '"' && !yield(jsonStr(d.s[start:d.i])) {
+				return
+			}
+			d.ws()
+			if d.s[d.i] == ',' {
+				d.i++
+			}
 		}
 	}
 }
@@ -443,11 +446,14 @@ func (o *sobj) set(k, v string) {
 	case "x_misp_to_ids":
 		o.own().mispToIDs = v == "true"
 	case "labels":
-		o.labels = jsonStrs(v)
+		o.labels = slices.Collect(jsonStrs(v))
 	case "object_marking_refs":
-		o.markings = jsonStrs(v)
+		o.tlp = hub.TLPUnset
+		for r := range jsonStrs(v) {
+			o.tlp = max(o.tlp, stix.TLPOf([]string{r}))
+		}
 	case "object_refs":
-		o.own().refs = jsonStrs(v)
+		o.own().refs = slices.Collect(jsonStrs(v))
 	case "number":
 		r := o.own()
 		r.number, r.hasNumber = jsonNum(v)
