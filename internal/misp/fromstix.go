@@ -56,7 +56,7 @@ func unix(ts string) string {
 
 // label returns the value of a misp-stix label such as misp:type="ip-dst".
 func (o *sobj) label(name string) string {
-	for _, l := range o.labels {
+	for l := range jsonStrs(o.labels) {
 		if v, ok := strings.CutPrefix(l, "misp:"+name+"="); ok {
 			if u, err := strconv.Unquote(v); err == nil {
 				return u
@@ -68,7 +68,7 @@ func (o *sobj) label(name string) string {
 
 // tagLabels appends to tags the labels that are not misp-stix bookkeeping, as MISP tags.
 func (o *sobj) tagLabels(tags []string) []string {
-	for _, l := range o.labels {
+	for l := range jsonStrs(o.labels) {
 		if !strings.HasPrefix(l, "misp:") {
 			tags = append(tags, l)
 		}
@@ -206,12 +206,13 @@ func (x *exporter) run(objs []sobj, sum *summary) {
 		published                                     bool
 		threatLevelID, analysis, distribution         string
 		orgc                                          *sobj
+		orgcName                                      string
 	}
 	if rep != nil {
 		// A report whose id has no uuid part would give an event MISP cannot take: name it
 		// after the report's id instead, as other objects without one are.
 		ev.uuid = cmp(cmp(rep.mispUUID, rep.uuid()), uuid5("report:"+rep.id))
-		ev.info = rep.name
+		ev.info = rep.more().name
 		ev.date = rep.mispDate
 		if ev.date == "" && len(rep.published) >= 10 {
 			ev.date = rep.published[:10]
@@ -226,8 +227,8 @@ func (x *exporter) run(objs []sobj, sum *summary) {
 		for _, t := range rep.tagLabels(nil) {
 			x.addTag(t)
 		}
-		if id, ok := x.byID()[rep.createdByRef]; ok && id.name != "" {
-			ev.orgc = id
+		if id, ok := x.byID()[rep.more().createdByRef]; ok {
+			ev.orgc, ev.orgcName = id, id.more().name
 		}
 	} else {
 		ev.uuid = uuid5Join("export:", sum.ids(objs), ",")
@@ -259,7 +260,7 @@ func (x *exporter) run(objs []sobj, sum *summary) {
 		case "sighting":
 			x.sightings[o.sightingOfRef] = append(x.sightings[o.sightingOfRef], outSighting{
 				UUID: o.uuid(), Type: cmp(o.mispSightingType, "0"),
-				DateSighting: cmp(unix(o.firstSeen), unix(o.created)), Source: o.mispSource,
+				DateSighting: cmp(unix(o.firstSeen), unix(o.more().created)), Source: o.mispSource,
 			})
 		}
 	}
@@ -286,11 +287,11 @@ func (x *exporter) run(objs []sobj, sum *summary) {
 		b = append(b, `,"distribution":`...)
 		b = jsonstr.Append(b, ev.distribution)
 	}
-	if ev.orgc != nil {
+	if ev.orgcName != "" {
 		b = append(b, `,"Orgc":{"uuid":`...)
 		b = jsonstr.Append(b, ev.orgc.uuid())
 		b = append(b, `,"name":`...)
-		b = jsonstr.Append(b, ev.orgc.name)
+		b = jsonstr.Append(b, ev.orgcName)
 		b = append(b, '}')
 	}
 	x.buf = append(b, `,"Attribute":[`...)
@@ -542,6 +543,9 @@ func (pre *preEncoded) encode(x *exporter, part []*sobj) {
 			b := pre.bufs[w][:0]
 			var attrs []outAttr // the attributes of one object, the array kept for the next
 			var tags []string
+			// Consecutive objects often have the same modified time (they were stored together):
+			// its Unix time is worked out once for them.
+			var stamp struct{ modified, unix string }
 			for i := w * len(part) / len(pre.bufs); i < (w+1)*len(part)/len(pre.bufs); i++ {
 				o := part[i]
 				if !o.mapsPattern() {
@@ -550,10 +554,13 @@ func (pre *preEncoded) encode(x *exporter, part []*sobj) {
 				e := encoded{w: w, from: len(b), done: true}
 				sightings := x.sightings[o.id]
 				attrs = indicatorAttrs(o, attrs[:0])
+				if o.modified != stamp.modified {
+					stamp.modified, stamp.unix = o.modified, unix(o.modified)
+				}
 				for j := range attrs {
 					a := &attrs[j]
 					tags = x.attrTags(o, tags[:0])
-					a.Comment, a.Tag = o.description, tags
+					a.Comment, a.Tag, a.Timestamp = o.description, tags, stamp.unix
 					x.complete(o, a, sightings)
 					sightings = nil
 					b = appendAttr(append(b, ','), a)
@@ -647,15 +654,15 @@ func (x *exporter) object(o *sobj) {
 		}
 	case "vulnerability", "campaign", "threat-actor":
 		t := map[string]string{"vulnerability": "vulnerability", "campaign": "campaign-name", "threat-actor": "threat-actor"}[o.typ]
-		if o.name != "" {
-			x.add(o, &outAttr{Type: t, Value: o.name, Comment: o.description, Tag: x.attrTags(o, nil)})
+		if name := o.more().name; name != "" {
+			x.add(o, &outAttr{Type: t, Value: name, Comment: o.description, Tag: x.attrTags(o, nil)})
 		}
 	case "intrusion-set", "malware", "tool", "attack-pattern", "course-of-action":
 		if t := galaxyTag(o); t != "" {
 			x.addTag(t)
 		}
 	default:
-		if !o.hasCreated && o.typ != "marking-definition" && !x.consumed[o.id] {
+		if !o.more().hasCreated && o.typ != "marking-definition" && !x.consumed[o.id] {
 			for _, a := range x.scoAttrs(o.id) {
 				x.add(o, a)
 			}
@@ -667,7 +674,7 @@ func (x *exporter) object(o *sobj) {
 func galaxyTag(o *sobj) string {
 	gt, val := o.mispGalaxyType, o.mispCluster
 	if gt == "" || val == "" {
-		val = o.name
+		val = o.more().name
 		if val == "" {
 			return ""
 		}
@@ -774,14 +781,18 @@ func defaultCategory(typ string) string {
 
 // mispHashType maps a STIX hashes key back to the MISP attribute type.
 func mispHashType(key string) string {
-	k := strings.ToUpper(strings.ReplaceAll(key, "_", "-"))
-	for typ, h := range hashAlgorithms {
-		if h.key == k || strings.ReplaceAll(h.key, "-", "") == k {
-			return typ
-		}
-	}
-	return ""
+	return hashTypes[strings.ToUpper(strings.ReplaceAll(key, "_", "-"))]
 }
+
+// hashTypes maps the hashes keys of hashAlgorithms, with and without their dashes, to the MISP
+// types: no two of those keys are the same.
+var hashTypes = func() map[string]string {
+	m := map[string]string{}
+	for typ, h := range hashAlgorithms {
+		m[h.key], m[strings.ReplaceAll(h.key, "-", "")] = typ, typ
+	}
+	return m
+}()
 
 // scoAttrs maps the observable with the given id (and what it refers to) to attributes.
 func (x *exporter) scoAttrs(id string) []*outAttr {
@@ -806,7 +817,7 @@ func (x *exporter) scoAttrs(id string) []*outAttr {
 	case "email-addr":
 		return one("email", o.value)
 	case "mutex":
-		return one("mutex", o.name)
+		return one("mutex", o.more().name)
 	case "mac-addr":
 		return one("mac-address", o.value)
 	case "windows-registry-key":
@@ -840,7 +851,7 @@ func (x *exporter) scoAttrs(id string) []*outAttr {
 			keys = append(keys, k)
 		}
 		slices.Sort(keys)
-		name := o.name
+		name := o.more().name
 		var out []*outAttr
 		if o.typ == "x509-certificate" {
 			for _, k := range keys {

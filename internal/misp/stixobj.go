@@ -18,11 +18,10 @@ import (
 // JSON type reads as the zero value, as a type assertion on encoding/json's map[string]any
 // would; of a repeated property the last one counts, as it does there.
 type sobj struct {
-	typ, id, name, description, created, modified string
-	createdByRef, pattern, patternType            string
-	hasCreated                                    bool
-	tlp                                           hub.TLP // of the object_marking_refs
-	labels                                        []string
+	src                                                  string // the object's text, which more reads again
+	typ, id, description, modified, pattern, patternType string
+	labels                                               string // the list as JSON, or ""
+	tlp                                                  hub.TLP
 
 	// The properties of other objects than indicators: apart, so that the million indicators of
 	// an export, which the garbage collector scans while they are held, are a third the size.
@@ -50,6 +49,29 @@ type rare struct {
 
 var noRare rare
 
+// more is what FromSTIX reads of an object beyond what an export's indicators need, which would
+// make each of a million held objects a third larger.
+type more struct {
+	name, created, createdByRef string
+	hasCreated                  bool
+}
+
+// more reads o's text again for the properties in more.
+func (o *sobj) more() (m more) {
+	d := scanner{s: o.src}
+	d.object(func(k, v string) {
+		switch k {
+		case "name":
+			m.name = jsonStr(v)
+		case "created":
+			m.created, m.hasCreated = jsonStr(v), true
+		case "created_by_ref":
+			m.createdByRef = jsonStr(v)
+		}
+	})
+	return m
+}
+
 // own gives o a rare part of its own, to set.
 func (o *sobj) own() *rare {
 	if o.rare == nil {
@@ -70,8 +92,9 @@ func decodeObject(b []byte, o *sobj) error {
 			o.rare = &noRare
 		}
 	}()
-	d := scanner{s: unsafe.String(unsafe.SliceData(b), len(b))}
-	if d.object(o) {
+	o.src = unsafe.String(unsafe.SliceData(b), len(b))
+	d := scanner{s: o.src}
+	if d.object(o.set) {
 		return nil
 	}
 	*o = sobj{}
@@ -104,8 +127,9 @@ func (d *scanner) ws() {
 	}
 }
 
-// object reads the whole input as one JSON object into o; it is false for anything else.
-func (d *scanner) object(o *sobj) bool {
+// object reads the whole input as one JSON object, calling set with each property's name and
+// JSON value; it is false for anything else.
+func (d *scanner) object(set func(k, v string)) bool {
 	d.ws()
 	if d.i >= len(d.s) || d.s[d.i] != '{' {
 		return false
@@ -125,7 +149,7 @@ func (d *scanner) object(o *sobj) bool {
 			if !d.value() {
 				return false
 			}
-			o.set(k, d.s[start:d.i])
+			set(k, d.s[start:d.i])
 			d.ws()
 			if d.i >= len(d.s) {
 				return false
@@ -340,7 +364,7 @@ func isASCII(s string) bool {
 // jsonStrs yields the strings of v when it is a list, skipping its other members.
 func jsonStrs(v string) iter.Seq[string] {
 	return func(yield func(string) bool) {
-		if v[0] != '[' {
+		if v == "" || v[0] != '[' {
 			return
 		}
 		d := scanner{s: v, i: 1}
@@ -378,20 +402,14 @@ func (o *sobj) set(k, v string) {
 		o.typ = jsonStr(v)
 	case "id":
 		o.id = jsonStr(v)
-	case "name":
-		o.name = jsonStr(v)
 	case "description":
 		o.description = jsonStr(v)
-	case "created":
-		o.created, o.hasCreated = jsonStr(v), true
 	case "modified":
 		o.modified = jsonStr(v)
 	case "published":
 		o.own().published = jsonStr(v)
 	case "first_seen":
 		o.own().firstSeen = jsonStr(v)
-	case "created_by_ref":
-		o.createdByRef = jsonStr(v)
 	case "sighting_of_ref":
 		o.own().sightingOfRef = jsonStr(v)
 	case "pattern":
@@ -446,7 +464,7 @@ func (o *sobj) set(k, v string) {
 	case "x_misp_to_ids":
 		o.own().mispToIDs = v == "true"
 	case "labels":
-		o.labels = slices.Collect(jsonStrs(v))
+		o.labels = rawIf(v, '[')
 	case "object_marking_refs":
 		o.tlp = hub.TLPUnset
 		for r := range jsonStrs(v) {
