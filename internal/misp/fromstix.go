@@ -384,7 +384,7 @@ func summarize(objs []sobj) summary {
 		return strings.Compare(objs[a.i].id, objs[b.i].id)
 	})
 	for i := 1; i < len(sum.sorted); i++ {
-		if objs[sum.sorted[i-1].i].id == objs[sum.sorted[i].i].id {
+		if a, b := sum.sorted[i-1], sum.sorted[i]; a.key == b.key && objs[a.i].id == objs[b.i].id {
 			sum.distinct = false
 		}
 	}

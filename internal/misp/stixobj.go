@@ -193,6 +193,9 @@ func (d *scanner) str() (plain, ok bool) {
 	}
 	plain, ascii := true, true
 	for d.i++; d.i < len(d.s); d.i++ {
+		if !strStop[d.s[d.i]] {
+			continue
+		}
 		switch c := d.s[d.i]; {
 		case c == '"':
 			d.i++
@@ -221,6 +224,15 @@ func (d *scanner) str() (plain, ok bool) {
 	}
 	return false, false
 }
+
+// strStop tells the bytes of a string that str looks at: the others are only skipped, which is
+// most of the text of a million objects.
+var strStop = func() (t [256]bool) {
+	for c := range t {
+		t[c] = c == '"' || c == '\\' || c < 0x20 || c >= utf8.RuneSelf
+	}
+	return t
+}()
 
 // unquote returns the text of the string literal q; plain says str found no escapes or
 // non-ASCII bytes in it (encoding/json replaces invalid UTF-8, so those go through it).
