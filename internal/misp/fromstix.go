@@ -893,10 +893,10 @@ func keys0(keys []string) string {
 // indicatorAttrs appends to out the attributes of an indicator without MISP bookkeeping.
 func indicatorAttrs(o *sobj, out []outAttr) []outAttr {
 	p := o.pattern
-	switch pt := o.patternType; pt {
-	case "yara", "snort", "sigma":
-		return append(out, outAttr{Type: pt, Value: p, ToIDs: true})
-	case "stix":
+	switch o.patternType {
+	case yaraPattern, snortPattern, sigmaPattern:
+		return append(out, outAttr{Type: patternTypes[o.patternType], Value: p, ToIDs: true})
+	case stixPattern:
 	default:
 		return out
 	}

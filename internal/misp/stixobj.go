@@ -18,10 +18,11 @@ import (
 // JSON type reads as the zero value, as a type assertion on encoding/json's map[string]any
 // would; of a repeated property the last one counts, as it does there.
 type sobj struct {
-	src                                                  string // the object's text, which more reads again
-	typ, id, description, modified, pattern, patternType string
-	labels                                               string // the list as JSON, or ""
-	tlp                                                  hub.TLP
+	src                                     string // the object's text, which more reads again
+	typ, id, description, modified, pattern string
+	labels                                  string // the list as JSON, or ""
+	tlp                                     hub.TLP
+	patternType                             patternType
 
 	// The properties of other objects than indicators: apart, so that the million indicators of
 	// an export, which the garbage collector scans while they are held, are a third the size.
@@ -48,6 +49,21 @@ type rare struct {
 }
 
 var noRare rare
+
+// patternType is an indicator's pattern_type among those FromSTIX maps: a byte, not a string,
+// in each of a million held indicators.
+type patternType uint8
+
+const (
+	otherPattern patternType = iota
+	stixPattern
+	yaraPattern
+	snortPattern
+	sigmaPattern
+)
+
+// patternTypes names the patternType values as pattern_type writes them.
+var patternTypes = [...]string{stixPattern: "stix", yaraPattern: "yara", snortPattern: "snort", sigmaPattern: "sigma"}
 
 // more is what FromSTIX reads of an object beyond what an export's indicators need, which would
 // make each of a million held objects a third larger.
@@ -427,7 +443,8 @@ func (o *sobj) set(k, v string) {
 	case "pattern":
 		o.pattern = jsonStr(v)
 	case "pattern_type":
-		o.patternType = jsonStr(v)
+		// Not found is -1; "" (not a string) finds otherPattern's empty name.
+		o.patternType = patternType(max(slices.Index(patternTypes[:], jsonStr(v)), 0))
 	case "value":
 		o.own().value = jsonStr(v)
 	case "key":
