@@ -543,8 +543,8 @@ func (pre *preEncoded) encode(x *exporter, part []*sobj) {
 			b := pre.bufs[w][:0]
 			var attrs []outAttr // the attributes of one object, the array kept for the next
 			var tags []string
-			// Consecutive objects often have the same modified time (they were stored together):
-			// its Unix time is worked out once for them.
+			// Consecutive objects may share their modified time: its Unix time is worked out
+			// once for a run of them, not allocated for each.
 			var stamp struct{ modified, unix string }
 			for i := w * len(part) / len(pre.bufs); i < (w+1)*len(part)/len(pre.bufs); i++ {
 				o := part[i]
