@@ -56,7 +56,7 @@ func unix(ts string) string {
 
 // label returns the value of a misp-stix label such as misp:type="ip-dst".
 func (o *sobj) label(name string) string {
-	for l := range jsonStrs(o.labels) {
+	for _, l := range o.labels {
 		if v, ok := strings.CutPrefix(l, "misp:"+name+"="); ok {
 			if u, err := strconv.Unquote(v); err == nil {
 				return u
@@ -68,7 +68,7 @@ func (o *sobj) label(name string) string {
 
 // tagLabels appends to tags the labels that are not misp-stix bookkeeping, as MISP tags.
 func (o *sobj) tagLabels(tags []string) []string {
-	for l := range jsonStrs(o.labels) {
+	for _, l := range o.labels {
 		if !strings.HasPrefix(l, "misp:") {
 			tags = append(tags, l)
 		}

@@ -20,7 +20,7 @@ import (
 type sobj struct {
 	src                                     string // the object's text, which more reads again
 	typ, id, description, modified, pattern string
-	labels                                  string // the list as JSON, or ""
+	labels                                  []string
 	tlp                                     hub.TLP
 	patternType                             patternType
 
@@ -392,7 +392,7 @@ func isASCII(s string) bool {
 // jsonStrs yields the strings of v when it is a list, skipping its other members.
 func jsonStrs(v string) iter.Seq[string] {
 	return func(yield func(string) bool) {
-		if v == "" || v[0] != '[' {
+		if v[0] != '[' {
 			return
 		}
 		d := scanner{s: v, i: 1}
@@ -493,7 +493,7 @@ func (o *sobj) set(k, v string) {
 	case "x_misp_to_ids":
 		o.own().mispToIDs = v == "true"
 	case "labels":
-		o.labels = rawIf(v, '[')
+		o.labels = slices.Collect(jsonStrs(v))
 	case "object_marking_refs":
 		o.tlp = hub.TLPUnset
 		for r := range jsonStrs(v) {
