@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"iter"
 	"runtime"
 	"slices"
 	"strconv"
@@ -15,7 +16,6 @@ import (
 
 	"cshub/internal/hub"
 	"cshub/internal/jsonstr"
-	"cshub/internal/stix"
 	"cshub/internal/stix/pattern"
 )
 
@@ -66,15 +66,14 @@ func (o *sobj) label(name string) string {
 	return ""
 }
 
-// tagLabels returns the labels that are not misp-stix bookkeeping, as MISP tags.
-func (o *sobj) tagLabels() []string {
-	var out []string
+// tagLabels appends to tags the labels that are not misp-stix bookkeeping, as MISP tags.
+func (o *sobj) tagLabels(tags []string) []string {
 	for _, l := range o.labels {
 		if !strings.HasPrefix(l, "misp:") {
-			out = append(out, l)
+			tags = append(tags, l)
 		}
 	}
-	return out
+	return tags
 }
 
 // FromSTIX exports STIX objects, each one JSON object as the hub stores it, as one MISP event
@@ -98,57 +97,60 @@ func FromSTIX(objects [][]byte) ([]byte, error) {
 // an object is not JSON. The objects must not change during the call: their text is read in
 // place.
 func WriteEvent(w io.Writer, objects [][]byte) error {
-	objs, errs := decodeAll(objects)
+	objs, err := decodeAll(objects)
+	if err != nil {
+		return err
+	}
 	report := false
 	for i := range objs {
-		if errs[i] != nil {
-			return hub.FieldError(fmt.Sprintf("objects[%d]", i), "not a JSON object: %v", errs[i])
-		}
-		if objs[i].typ == "" || objs[i].id == "" {
-			return hub.FieldError(fmt.Sprintf("objects[%d]", i), "not a STIX object: no type or id")
-		}
 		report = report || objs[i].typ == "report"
 	}
-	// An event without a report is named after the sorted ids of all objects: another core
-	// sorts them while this one indexes the objects by id.
 	var sum summary
-	done := make(chan struct{})
-	if report {
-		close(done)
-	} else {
-		go func() {
-			sum = summarize(objs)
-			close(done)
-		}()
+	if !report {
+		sum = summarize(objs)
 	}
-	byID := make(map[string]*sobj, len(objs))
-	for i := range objs {
-		byID[objs[i].id] = &objs[i]
-	}
-	<-done
-	x := &exporter{w: w, byID: byID, consumed: map[string]bool{}, sightings: map[string][]outSighting{}}
+	x := &exporter{w: w, consumed: map[string]bool{}, sightings: map[string][]outSighting{}}
+	// An export's indicators need no object by id: the index of a million of them is made only
+	// when an object is looked up.
+	x.byID = sync.OnceValue(func() map[string]*sobj {
+		byID := make(map[string]*sobj, len(objs))
+		for i := range objs {
+			byID[objs[i].id] = &objs[i]
+		}
+		return byID
+	})
 	x.run(objs, &sum)
 	return x.flush()
 }
 
 // decodeAll decodes every object, the cores sharing the work: an export of a million
-// indicators spends most of its time here, and each object decodes alone.
-func decodeAll(objects [][]byte) ([]sobj, []error) {
-	objs, errs := make([]sobj, len(objects)), make([]error, len(objects))
-	parts := min(runtime.GOMAXPROCS(0), max(len(objects)/1024, 1))
+// indicators spends most of its time here, and each object decodes alone. Its error is that of
+// the first object that is not a STIX object.
+func decodeAll(objects [][]byte) ([]sobj, error) {
+	objs := make([]sobj, len(objects))
+	errs := make([]error, min(runtime.GOMAXPROCS(0), max(len(objects)/1024, 1))) // the first of each part
 	var wg sync.WaitGroup
-	for p := range parts {
+	for p := range errs {
 		wg.Go(func() {
-			for i := p * len(objects) / parts; i < (p+1)*len(objects)/parts; i++ {
-				errs[i] = decodeObject(objects[i], &objs[i])
-				if errs[i] == nil && objs[i].mapsPattern() {
-					objs[i].patternAttrs = indicatorAttrs(&objs[i])
+			for i := p * len(objects) / len(errs); i < (p+1)*len(objects)/len(errs); i++ {
+				if err := decodeObject(objects[i], &objs[i]); err != nil {
+					errs[p] = hub.FieldError(fmt.Sprintf("objects[%d]", i), "not a JSON object: %v", err)
+					return
+				}
+				if objs[i].typ == "" || objs[i].id == "" {
+					errs[p] = hub.FieldError(fmt.Sprintf("objects[%d]", i), "not a STIX object: no type or id")
+					return
 				}
 			}
 		})
 	}
 	wg.Wait()
-	return objs, errs
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return objs, nil
 }
 
 // mapsPattern says whether object maps o by its pattern: an indicator without MISP bookkeeping.
@@ -162,7 +164,7 @@ type exporter struct {
 	err       error
 	objects   []byte // the Object list, which follows the attributes
 	nattrs    int
-	byID      map[string]*sobj
+	byID      func() map[string]*sobj
 	consumed  map[string]bool          // SCOs already exported through an observed-data or a parent
 	sightings map[string][]outSighting // by the STIX id they are of
 	pending   []outSighting            // the sightings of the object being mapped, for its first attribute
@@ -190,7 +192,7 @@ func (x *exporter) run(objs []sobj, sum *summary) {
 	}
 	// Order: the report's object_refs first, then the rest as given, each id once.
 	order := make([]*sobj, 0, len(objs))
-	if rep == nil && len(x.byID) == len(objs) {
+	if rep == nil && sum.distinct {
 		// An export's indicators have distinct ids: no need for a set of a million of them.
 		for i := range objs {
 			order = append(order, &objs[i])
@@ -204,12 +206,13 @@ func (x *exporter) run(objs []sobj, sum *summary) {
 		published                                     bool
 		threatLevelID, analysis, distribution         string
 		orgc                                          *sobj
+		orgcName                                      string
 	}
 	if rep != nil {
 		// A report whose id has no uuid part would give an event MISP cannot take: name it
 		// after the report's id instead, as other objects without one are.
 		ev.uuid = cmp(cmp(rep.mispUUID, rep.uuid()), uuid5("report:"+rep.id))
-		ev.info = rep.name
+		ev.info = rep.more().name
 		ev.date = rep.mispDate
 		if ev.date == "" && len(rep.published) >= 10 {
 			ev.date = rep.published[:10]
@@ -220,15 +223,15 @@ func (x *exporter) run(objs []sobj, sum *summary) {
 		ev.threatLevelID = rep.mispThreatLevel
 		ev.analysis = rep.mispAnalysis
 		ev.distribution = rep.mispDistribution
-		x.evTLP = stix.TLPOf(rep.markings)
-		for _, t := range rep.tagLabels() {
+		x.evTLP = rep.tlp
+		for _, t := range rep.tagLabels(nil) {
 			x.addTag(t)
 		}
-		if id, ok := x.byID[rep.createdByRef]; ok && id.name != "" {
-			ev.orgc = id
+		if id, ok := x.byID()[rep.more().createdByRef]; ok {
+			ev.orgc, ev.orgcName = id, id.more().name
 		}
 	} else {
-		ev.uuid = uuid5Join("export:", sum.ids, ",")
+		ev.uuid = uuid5Join("export:", sum.ids(objs), ",")
 		ev.info = fmt.Sprintf("cshub export of %d STIX objects", len(objs))
 		x.evTLP = sum.tlp
 		if t, err := time.Parse(time.RFC3339Nano, sum.latest); err == nil {
@@ -244,7 +247,7 @@ func (x *exporter) run(objs []sobj, sum *summary) {
 		ev.analysis = "0" // initial
 	}
 	if x.evTLP != hub.TLPUnset {
-		x.addTagFirst("tlp:" + strings.ToLower(x.evTLP.String()))
+		x.addTagFirst(tlpTags[x.evTLP])
 	}
 	// Observed-data first claims its observables, so that they are not exported twice; the
 	// sightings are known before the attributes they go with are written.
@@ -257,7 +260,7 @@ func (x *exporter) run(objs []sobj, sum *summary) {
 		case "sighting":
 			x.sightings[o.sightingOfRef] = append(x.sightings[o.sightingOfRef], outSighting{
 				UUID: o.uuid(), Type: cmp(o.mispSightingType, "0"),
-				DateSighting: cmp(unix(o.firstSeen), unix(o.created)), Source: o.mispSource,
+				DateSighting: cmp(unix(o.firstSeen), unix(o.more().created)), Source: o.mispSource,
 			})
 		}
 	}
@@ -284,11 +287,11 @@ func (x *exporter) run(objs []sobj, sum *summary) {
 		b = append(b, `,"distribution":`...)
 		b = jsonstr.Append(b, ev.distribution)
 	}
-	if ev.orgc != nil {
+	if ev.orgcName != "" {
 		b = append(b, `,"Orgc":{"uuid":`...)
 		b = jsonstr.Append(b, ev.orgc.uuid())
 		b = append(b, `,"name":`...)
-		b = jsonstr.Append(b, ev.orgc.name)
+		b = jsonstr.Append(b, ev.orgcName)
 		b = append(b, '}')
 	}
 	x.buf = append(b, `,"Attribute":[`...)
@@ -328,52 +331,75 @@ func (x *exporter) run(objs []sobj, sum *summary) {
 // summary is what an event without a report is named and dated after: the objects' ids
 // sorted, the latest modified time and the highest TLP among them.
 type summary struct {
-	ids    []string
-	latest string
-	tlp    hub.TLP
+	sorted   []idKey
+	distinct bool // no two objects have the same id
+	latest   string
+	tlp      hub.TLP
 }
 
-// summarize returns the summary of objs. The cores take a part each, sorted alone and then
-// merged: sorting a million ids is most of it.
+// idKey stands for the id of objs[i] in a sort: key is the eight bytes of the id after the
+// prefix all ids share, big-endian, zeros past its end. Ids with lower keys sort lower as
+// strings, so only ids with the same key are compared whole.
+type idKey struct {
+	key uint64
+	i   int
+}
+
+// summarize returns the summary of objs. Sorting a million ids is most of it: sorting their
+// keys keeps the comparisons within one array instead of in a million object texts.
 func summarize(objs []sobj) summary {
-	parts := make([]summary, min(runtime.GOMAXPROCS(0), max(len(objs)/4096, 1)))
-	var wg sync.WaitGroup
-	for p := range parts {
-		wg.Go(func() {
-			s := &parts[p]
-			in := objs[p*len(objs)/len(parts) : (p+1)*len(objs)/len(parts)]
-			s.ids = make([]string, len(in))
-			for i := range in {
-				s.ids[i] = in[i].id
-				s.latest = max(s.latest, in[i].modified)
-				s.tlp = max(s.tlp, stix.TLPOf(in[i].markings))
-			}
-			slices.Sort(s.ids)
-		})
+	sum := summary{distinct: true}
+	prefix := ""
+	if len(objs) > 0 {
+		prefix = objs[0].id
 	}
-	wg.Wait()
-	var sum summary
-	for _, s := range parts {
-		sum.ids = mergeSorted(sum.ids, s.ids)
-		sum.latest, sum.tlp = max(sum.latest, s.latest), max(sum.tlp, s.tlp)
+	for i := range objs {
+		o := &objs[i]
+		n := 0
+		for n < len(prefix) && n < len(o.id) && prefix[n] == o.id[n] {
+			n++
+		}
+		prefix = prefix[:n]
+		sum.latest = max(sum.latest, o.modified)
+		sum.tlp = max(sum.tlp, o.tlp)
+	}
+	sum.sorted = make([]idKey, len(objs))
+	for i := range objs {
+		var key uint64
+		for j := len(prefix); j < len(prefix)+8; j++ {
+			key <<= 8
+			if j < len(objs[i].id) {
+				key |= uint64(objs[i].id[j])
+			}
+		}
+		sum.sorted[i] = idKey{key, i}
+	}
+	slices.SortFunc(sum.sorted, func(a, b idKey) int {
+		switch {
+		case a.key < b.key:
+			return -1
+		case a.key > b.key:
+			return 1
+		}
+		return strings.Compare(objs[a.i].id, objs[b.i].id)
+	})
+	for i := 1; i < len(sum.sorted); i++ {
+		if a, b := sum.sorted[i-1], sum.sorted[i]; a.key == b.key && objs[a.i].id == objs[b.i].id {
+			sum.distinct = false
+		}
 	}
 	return sum
 }
 
-// mergeSorted returns the sorted strings of a and b, sorted each.
-func mergeSorted(a, b []string) []string {
-	if len(a) == 0 {
-		return b
-	}
-	out := make([]string, 0, len(a)+len(b))
-	for len(a) > 0 && len(b) > 0 {
-		if b[0] < a[0] {
-			out, b = append(out, b[0]), b[1:]
-		} else {
-			out, a = append(out, a[0]), a[1:]
+// ids yields the sorted ids of objs, which s summarizes.
+func (s *summary) ids(objs []sobj) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for _, k := range s.sorted {
+			if !yield(objs[k.i].id) {
+				return
+			}
 		}
 	}
-	return append(append(out, a...), b...)
 }
 
 // order appends to order the report's object_refs, then the other objects as given, each id once.
@@ -381,7 +407,7 @@ func (x *exporter) order(rep *sobj, objs []sobj, order []*sobj) []*sobj {
 	seen := make(map[string]bool, len(objs))
 	if rep != nil {
 		for _, r := range rep.refs {
-			if o, ok := x.byID[r]; ok && !seen[r] {
+			if o, ok := x.byID()[r]; ok && !seen[r] {
 				order = append(order, o)
 				seen[r] = true
 			}
@@ -471,15 +497,22 @@ func (x *exporter) addTagFirst(t string) {
 	}
 }
 
-// attrTags returns an object's tags for its attribute: its labels, and its TLP when that
-// differs from the event's.
-func (x *exporter) attrTags(o *sobj) []string {
-	tags := o.tagLabels()
-	if t := stix.TLPOf(o.markings); t != hub.TLPUnset && t != x.evTLP {
-		tags = append([]string{"tlp:" + strings.ToLower(t.String())}, tags...)
+// attrTags appends to tags an object's tags for its attribute: its TLP when that differs from
+// the event's, and its labels.
+func (x *exporter) attrTags(o *sobj, tags []string) []string {
+	if o.tlp != hub.TLPUnset && o.tlp != x.evTLP {
+		tags = append(tags, tlpTags[o.tlp])
 	}
-	return tags
+	return o.tagLabels(tags)
 }
+
+// tlpTags are the MISP tags of the TLP levels.
+var tlpTags = func() (t [hub.TLPRed + 1]string) {
+	for l := range t {
+		t[l] = "tlp:" + strings.ToLower(hub.TLP(l).String())
+	}
+	return t
+}()
 
 // encoded is where preEncoded.encode put the attributes of one object: bufs[w][from:to], each
 // attribute after a comma, n of them; done says the object needs nothing more written.
@@ -508,6 +541,11 @@ func (pre *preEncoded) encode(x *exporter, part []*sobj) {
 	for w := range pre.bufs {
 		wg.Go(func() {
 			b := pre.bufs[w][:0]
+			var attrs []outAttr // the attributes of one object, the array kept for the next
+			var tags []string
+			// Consecutive objects may share their modified time: its Unix time is worked out
+			// once for a run of them, not allocated for each.
+			var stamp struct{ modified, unix string }
 			for i := w * len(part) / len(pre.bufs); i < (w+1)*len(part)/len(pre.bufs); i++ {
 				o := part[i]
 				if !o.mapsPattern() {
@@ -515,8 +553,14 @@ func (pre *preEncoded) encode(x *exporter, part []*sobj) {
 				}
 				e := encoded{w: w, from: len(b), done: true}
 				sightings := x.sightings[o.id]
-				for _, a := range o.patternAttrs {
-					a.Comment, a.Tag = o.description, x.attrTags(o)
+				attrs = indicatorAttrs(o, attrs[:0])
+				if o.modified != stamp.modified {
+					stamp.modified, stamp.unix = o.modified, unix(o.modified)
+				}
+				for j := range attrs {
+					a := &attrs[j]
+					tags = x.attrTags(o, tags[:0])
+					a.Comment, a.Tag, a.Timestamp = o.description, tags, stamp.unix
 					x.complete(o, a, sightings)
 					sightings = nil
 					b = appendAttr(append(b, ','), a)
@@ -566,13 +610,13 @@ func (x *exporter) restoreData(o *sobj, a *outAttr) {
 	if a.Type != "attachment" && a.Type != "malware-sample" {
 		return
 	}
-	if art, ok := x.byID["artifact--"+strings.ToLower(a.UUID)]; ok {
+	if art, ok := x.byID()["artifact--"+strings.ToLower(a.UUID)]; ok {
 		a.Data = art.payloadBin
 		return
 	}
 	for _, r := range o.refs {
 		if strings.HasPrefix(r, "artifact--") {
-			if art, ok := x.byID[r]; ok {
+			if art, ok := x.byID()[r]; ok {
 				a.Data = art.payloadBin
 			} else {
 				a.Data = ""
@@ -591,7 +635,7 @@ func (x *exporter) object(o *sobj) {
 		a := &outAttr{
 			UUID: cmp(o.mispUUID, o.uuid()), Type: cmp(o.mispType, o.label("type")),
 			Category: cmp(o.mispCategory, o.label("category")), Value: o.mispValue,
-			Comment: o.description, Distribution: o.mispDistribution, Tag: x.attrTags(o),
+			Comment: o.description, Distribution: o.mispDistribution, Tag: x.attrTags(o, nil),
 		}
 		a.ToIDs = o.mispToIDs || o.typ == "indicator"
 		if a.Type != "" {
@@ -599,30 +643,26 @@ func (x *exporter) object(o *sobj) {
 			return
 		}
 	}
+	// An indicator mapped by its pattern is written by preEncoded.encode.
 	switch o.typ {
-	case "indicator":
-		for _, a := range o.patternAttrs {
-			a.Comment, a.Tag = o.description, x.attrTags(o)
-			x.add(o, a)
-		}
 	case "observed-data":
 		for _, r := range o.refs {
 			for _, a := range x.scoAttrs(r) {
-				a.Comment, a.Tag = o.description, x.attrTags(o)
+				a.Comment, a.Tag = o.description, x.attrTags(o, nil)
 				x.add(o, a)
 			}
 		}
 	case "vulnerability", "campaign", "threat-actor":
 		t := map[string]string{"vulnerability": "vulnerability", "campaign": "campaign-name", "threat-actor": "threat-actor"}[o.typ]
-		if o.name != "" {
-			x.add(o, &outAttr{Type: t, Value: o.name, Comment: o.description, Tag: x.attrTags(o)})
+		if name := o.more().name; name != "" {
+			x.add(o, &outAttr{Type: t, Value: name, Comment: o.description, Tag: x.attrTags(o, nil)})
 		}
 	case "intrusion-set", "malware", "tool", "attack-pattern", "course-of-action":
 		if t := galaxyTag(o); t != "" {
 			x.addTag(t)
 		}
 	default:
-		if !o.hasCreated && o.typ != "marking-definition" && !x.consumed[o.id] {
+		if !o.more().hasCreated && o.typ != "marking-definition" && !x.consumed[o.id] {
 			for _, a := range x.scoAttrs(o.id) {
 				x.add(o, a)
 			}
@@ -634,7 +674,7 @@ func (x *exporter) object(o *sobj) {
 func galaxyTag(o *sobj) string {
 	gt, val := o.mispGalaxyType, o.mispCluster
 	if gt == "" || val == "" {
-		val = o.name
+		val = o.more().name
 		if val == "" {
 			return ""
 		}
@@ -741,18 +781,22 @@ func defaultCategory(typ string) string {
 
 // mispHashType maps a STIX hashes key back to the MISP attribute type.
 func mispHashType(key string) string {
-	k := strings.ToUpper(strings.ReplaceAll(key, "_", "-"))
-	for typ, h := range hashAlgorithms {
-		if h.key == k || strings.ReplaceAll(h.key, "-", "") == k {
-			return typ
-		}
-	}
-	return ""
+	return hashTypes[strings.ToUpper(strings.ReplaceAll(key, "_", "-"))]
 }
+
+// hashTypes maps the hashes keys of hashAlgorithms, with and without their dashes, to the MISP
+// types: no two of those keys are the same.
+var hashTypes = func() map[string]string {
+	m := map[string]string{}
+	for typ, h := range hashAlgorithms {
+		m[h.key], m[strings.ReplaceAll(h.key, "-", "")] = typ, typ
+	}
+	return m
+}()
 
 // scoAttrs maps the observable with the given id (and what it refers to) to attributes.
 func (x *exporter) scoAttrs(id string) []*outAttr {
-	o, ok := x.byID[id]
+	o, ok := x.byID()[id]
 	if !ok {
 		return nil
 	}
@@ -773,7 +817,7 @@ func (x *exporter) scoAttrs(id string) []*outAttr {
 	case "email-addr":
 		return one("email", o.value)
 	case "mutex":
-		return one("mutex", o.name)
+		return one("mutex", o.more().name)
 	case "mac-addr":
 		return one("mac-address", o.value)
 	case "windows-registry-key":
@@ -791,7 +835,7 @@ func (x *exporter) scoAttrs(id string) []*outAttr {
 			hasPort   bool
 		}{{"dst", o.dstRef, o.dstPort, o.hasDstPort}, {"src", o.srcRef, o.srcPort, o.hasSrcPort}}
 		for _, side := range sides {
-			ip, ok := x.byID[side.ref]
+			ip, ok := x.byID()[side.ref]
 			if ok && side.hasPort && (ip.typ == "ipv4-addr" || ip.typ == "ipv6-addr") {
 				x.consumed[ip.id] = true
 				return one("ip-"+side.name+"|port", ip.value+"|"+strconv.FormatFloat(side.port, 'f', 0, 64))
@@ -807,7 +851,7 @@ func (x *exporter) scoAttrs(id string) []*outAttr {
 			keys = append(keys, k)
 		}
 		slices.Sort(keys)
-		name := o.name
+		name := o.more().name
 		var out []*outAttr
 		if o.typ == "x509-certificate" {
 			for _, k := range keys {
@@ -846,31 +890,32 @@ func keys0(keys []string) string {
 	return keys[0]
 }
 
-// indicatorAttrs maps an indicator without MISP bookkeeping to attributes.
-func indicatorAttrs(o *sobj) []*outAttr {
+// indicatorAttrs appends to out the attributes of an indicator without MISP bookkeeping.
+func indicatorAttrs(o *sobj, out []outAttr) []outAttr {
 	p := o.pattern
-	switch pt := o.patternType; pt {
-	case "yara", "snort", "sigma":
-		return []*outAttr{{Type: pt, Value: p, ToIDs: true}}
-	case "stix":
+	switch o.patternType {
+	case yaraPattern, snortPattern, sigmaPattern:
+		return append(out, outAttr{Type: patternTypes[o.patternType], Value: p, ToIDs: true})
+	case stixPattern:
 	default:
-		return nil
+		return out
 	}
 	if t, v, ok := simplePattern(p); ok {
-		return []*outAttr{{Type: t, Value: v, ToIDs: true}}
+		return append(out, outAttr{Type: t, Value: v, ToIDs: true})
 	}
-	return patternAttrs(o.id, p)
+	return patternAttrs(o.id, p, out)
 }
 
 // patternAttrs maps the STIX pattern p of indicator id through the pattern parser: one attribute
-// per comparison MISP has a type for, or the whole pattern as one stix2-pattern attribute.
-func patternAttrs(id, p string) []*outAttr {
-	whole := []*outAttr{{Type: "stix2-pattern", Value: p, ToIDs: true}}
+// per comparison MISP has a type for, or the whole pattern as one stix2-pattern attribute,
+// appended to dst.
+func patternAttrs(id, p string, dst []outAttr) []outAttr {
+	whole := outAttr{Type: "stix2-pattern", Value: p, ToIDs: true}
 	pat, err := pattern.Parse(p)
 	if err != nil {
-		return whole
+		return append(dst, whole)
 	}
-	var out []*outAttr
+	out := dst
 	var ntValue, ntPort string
 	ok := true
 	walkComparisons(pat.Expr, func(c *pattern.Comparison) {
@@ -927,26 +972,25 @@ func patternAttrs(id, p string) []*outAttr {
 			ok = false
 			return
 		}
-		out = append(out, &outAttr{Type: t, Value: v, ToIDs: true})
+		out = append(out, outAttr{Type: t, Value: v, ToIDs: true})
 	})
 	switch {
 	case ntValue != "" && ntPort != "":
-		out = append(out, &outAttr{Type: "ip-dst|port", Value: ntValue + "|" + ntPort, ToIDs: true})
+		out = append(out, outAttr{Type: "ip-dst|port", Value: ntValue + "|" + ntPort, ToIDs: true})
 	case ntValue != "":
-		out = append(out, &outAttr{Type: "ip-dst", Value: ntValue, ToIDs: true})
+		out = append(out, outAttr{Type: "ip-dst", Value: ntValue, ToIDs: true})
 	case ntPort != "":
 		ok = false
 	}
-	if !ok || len(out) == 0 {
-		return whole
+	mine := out[len(dst):]
+	if !ok || len(mine) == 0 {
+		return append(dst, whole)
 	}
-	if len(out) == 2 && out[0].Type == "filename" && hashAlgorithms[out[1].Type].key != "" {
-		out = []*outAttr{{Type: "filename|" + out[1].Type, Value: out[0].Value + "|" + out[1].Value, ToIDs: true}}
+	if len(mine) == 2 && mine[0].Type == "filename" && hashAlgorithms[mine[1].Type].key != "" {
+		return append(dst, outAttr{Type: "filename|" + mine[1].Type, Value: mine[0].Value + "|" + mine[1].Value, ToIDs: true})
 	}
-	for i, a := range out {
-		if i > 0 {
-			a.UUID = uuid5(id + "/" + strconv.Itoa(i))
-		}
+	for i := 1; i < len(mine); i++ {
+		mine[i].UUID = uuid5(id + "/" + strconv.Itoa(i))
 	}
 	return out
 }

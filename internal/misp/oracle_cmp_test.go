@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -224,4 +225,42 @@ func jsonID(t *testing.T, o []byte) string {
 		t.Fatal(err)
 	}
 	return v.ID
+}
+
+// TestSummarizeOrder checks that sorting ids by their keys gives the strings' order: ids that
+// share their key bytes, ids shorter than the shared prefix's key, a NUL byte beside an id's
+// end, repeated ids.
+func TestSummarizeOrder(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 14))
+	random := make([]string, 5000)
+	for i := range random {
+		random[i] = fmt.Sprintf("%s--%08x-%04x", []string{"indicator", "ipv4-addr", "file"}[r.IntN(3)], r.Uint32()>>r.IntN(32), r.IntN(3))
+	}
+	for _, tc := range []struct {
+		name string
+		ids  []string
+	}{
+		{"none", nil},
+		{"one", []string{"x--1"}},
+		{"random", random},
+		{"same key", []string{"indicator--00000000b", "indicator--00000000a", "indicator--00000000", "indicator--0000000"}},
+		{"short", []string{"indicator--abc", "indicator--ab", "indicator--abcdefghij", "indicator--a"}},
+		{"nul", []string{"a--x\x00", "a--x", "a--x\x00\x00", "a--x\x01"}},
+		{"repeated", []string{"a--2", "a--1", "a--2"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			objs := make([]sobj, len(tc.ids))
+			for i, id := range tc.ids {
+				objs[i].id = id
+			}
+			sum := summarize(objs)
+			want := slices.Sorted(slices.Values(tc.ids))
+			if got := slices.Collect(sum.ids(objs)); !slices.Equal(got, want) {
+				t.Errorf("got %q, want %q", got, want)
+			}
+			if distinct := len(slices.Compact(want)) == len(tc.ids); sum.distinct != distinct {
+				t.Errorf("distinct %v, want %v", sum.distinct, distinct)
+			}
+		})
+	}
 }

@@ -546,7 +546,7 @@ func oldIndicatorAttrs(o oldObj) []*oldAttr {
 		return nil
 	}
 	var out []*oldAttr
-	for _, a := range patternAttrs(o.str("id"), p) {
+	for _, a := range patternAttrs(o.str("id"), p, nil) {
 		out = append(out, &oldAttr{UUID: a.UUID, Type: a.Type, Value: a.Value, ToIDs: a.ToIDs})
 	}
 	return out

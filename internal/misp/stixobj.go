@@ -3,24 +3,26 @@ package misp
 import (
 	"encoding/json"
 	"errors"
+	"iter"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 	"unsafe"
+
+	"cshub/internal/hub"
+	"cshub/internal/stix"
 )
 
 // sobj is what FromSTIX reads of one STIX object. A property that is absent or of another
 // JSON type reads as the zero value, as a type assertion on encoding/json's map[string]any
 // would; of a repeated property the last one counts, as it does there.
 type sobj struct {
-	typ, id, name, description, created, modified string
-	createdByRef, pattern, patternType            string
-	hasCreated                                    bool
-	labels, markings                              []string
-
-	// patternAttrs is indicatorAttrs of an indicator that needs them, worked out beside the
-	// decoding so that the cores share the pattern parsing too.
-	patternAttrs []*outAttr
+	src                                     string // the object's text, which more reads again
+	typ, id, description, modified, pattern string
+	labels                                  []string
+	tlp                                     hub.TLP
+	patternType                             patternType
 
 	// The properties of other objects than indicators: apart, so that the million indicators of
 	// an export, which the garbage collector scans while they are held, are a third the size.
@@ -48,6 +50,44 @@ type rare struct {
 
 var noRare rare
 
+// patternType is an indicator's pattern_type among those FromSTIX maps: a byte, not a string,
+// in each of a million held indicators.
+type patternType uint8
+
+const (
+	otherPattern patternType = iota
+	stixPattern
+	yaraPattern
+	snortPattern
+	sigmaPattern
+)
+
+// patternTypes names the patternType values as pattern_type writes them.
+var patternTypes = [...]string{stixPattern: "stix", yaraPattern: "yara", snortPattern: "snort", sigmaPattern: "sigma"}
+
+// extra is what FromSTIX reads of an object beyond what an export's indicators need: kept in
+// sobj, it would add 56 bytes to each of a million held objects.
+type extra struct {
+	name, created, createdByRef string
+	hasCreated                  bool
+}
+
+// more reads o's text again for its extra properties.
+func (o *sobj) more() (m extra) {
+	d := scanner{s: o.src}
+	d.object(func(k, v string) {
+		switch k {
+		case "name":
+			m.name = jsonStr(v)
+		case "created":
+			m.created, m.hasCreated = jsonStr(v), true
+		case "created_by_ref":
+			m.createdByRef = jsonStr(v)
+		}
+	})
+	return m
+}
+
 // own gives o a rare part of its own, to set.
 func (o *sobj) own() *rare {
 	if o.rare == nil {
@@ -68,8 +108,9 @@ func decodeObject(b []byte, o *sobj) error {
 			o.rare = &noRare
 		}
 	}()
-	d := scanner{s: unsafe.String(unsafe.SliceData(b), len(b))}
-	if d.object(o) {
+	o.src = unsafe.String(unsafe.SliceData(b), len(b))
+	d := scanner{s: o.src}
+	if d.object(o.set) {
 		return nil
 	}
 	*o = sobj{}
@@ -102,8 +143,9 @@ func (d *scanner) ws() {
 	}
 }
 
-// object reads the whole input as one JSON object into o; it is false for anything else.
-func (d *scanner) object(o *sobj) bool {
+// object reads the whole input as one JSON object, calling set with each property's name and
+// JSON value; it is false for anything else.
+func (d *scanner) object(set func(k, v string)) bool {
 	d.ws()
 	if d.i >= len(d.s) || d.s[d.i] != '{' {
 		return false
@@ -123,7 +165,7 @@ func (d *scanner) object(o *sobj) bool {
 			if !d.value() {
 				return false
 			}
-			o.set(k, d.s[start:d.i])
+			set(k, d.s[start:d.i])
 			d.ws()
 			if d.i >= len(d.s) {
 				return false
@@ -167,6 +209,9 @@ func (d *scanner) str() (plain, ok bool) {
 	}
 	plain, ascii := true, true
 	for d.i++; d.i < len(d.s); d.i++ {
+		if !strStop[d.s[d.i]] {
+			continue
+		}
 		switch c := d.s[d.i]; {
 		case c == '"':
 			d.i++
@@ -195,6 +240,15 @@ func (d *scanner) str() (plain, ok bool) {
 	}
 	return false, false
 }
+
+// strStop tells the bytes of a string that str looks at: the others are only skipped, which is
+// most of the text of a million objects.
+var strStop = func() (t [256]bool) {
+	for c := range t {
+		t[c] = c == '"' || c == '\\' || c < 0x20 || c >= utf8.RuneSelf
+	}
+	return t
+}()
 
 // unquote returns the text of the string literal q; plain says str found no escapes or
 // non-ASCII bytes in it (encoding/json replaces invalid UTF-8, so those go through it).
@@ -335,26 +389,27 @@ func isASCII(s string) bool {
 	return true
 }
 
-// jsonStrs returns the strings of v when it is a list, skipping its other members.
-func jsonStrs(v string) []string {
-	if v[0] != '[' {
-		return nil
-	}
-	var out []string
-	d := scanner{s: v, i: 1}
-	for {
-		d.ws()
-		if d.s[d.i] == ']' {
-			return out
+// jsonStrs yields the strings of v when it is a list, skipping its other members.
+func jsonStrs(v string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		if v[0] != '[' {
+			return
 		}
-		start := d.i
-		d.value()
-		if d.s[start] == '"' {
-			out = append(out, jsonStr(d.s[start:d.i]))
-		}
-		d.ws()
-		if d.s[d.i] == ',' {
-			d.i++
+		d := scanner{s: v, i: 1}
+		for {
+			d.ws()
+			if d.s[d.i] == ']' {
+				return
+			}
+			start := d.i
+			d.value()
+			if d.s[start] == '"' && !yield(jsonStr(d.s[start:d.i])) {
+				return
+			}
+			d.ws()
+			if d.s[d.i] == ',' {
+				d.i++
+			}
 		}
 	}
 }
@@ -375,26 +430,21 @@ func (o *sobj) set(k, v string) {
 		o.typ = jsonStr(v)
 	case "id":
 		o.id = jsonStr(v)
-	case "name":
-		o.name = jsonStr(v)
 	case "description":
 		o.description = jsonStr(v)
-	case "created":
-		o.created, o.hasCreated = jsonStr(v), true
 	case "modified":
 		o.modified = jsonStr(v)
 	case "published":
 		o.own().published = jsonStr(v)
 	case "first_seen":
 		o.own().firstSeen = jsonStr(v)
-	case "created_by_ref":
-		o.createdByRef = jsonStr(v)
 	case "sighting_of_ref":
 		o.own().sightingOfRef = jsonStr(v)
 	case "pattern":
 		o.pattern = jsonStr(v)
 	case "pattern_type":
-		o.patternType = jsonStr(v)
+		// Not found is -1; "" (not a string) finds otherPattern's empty name.
+		o.patternType = patternType(max(slices.Index(patternTypes[:], jsonStr(v)), 0))
 	case "value":
 		o.own().value = jsonStr(v)
 	case "key":
@@ -443,11 +493,14 @@ func (o *sobj) set(k, v string) {
 	case "x_misp_to_ids":
 		o.own().mispToIDs = v == "true"
 	case "labels":
-		o.labels = jsonStrs(v)
+		o.labels = slices.Collect(jsonStrs(v))
 	case "object_marking_refs":
-		o.markings = jsonStrs(v)
+		o.tlp = hub.TLPUnset
+		for r := range jsonStrs(v) {
+			o.tlp = max(o.tlp, stix.TLPOf([]string{r}))
+		}
 	case "object_refs":
-		o.own().refs = jsonStrs(v)
+		o.own().refs = slices.Collect(jsonStrs(v))
 	case "number":
 		r := o.own()
 		r.number, r.hasNumber = jsonNum(v)

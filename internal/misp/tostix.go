@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"iter"
 	"regexp"
 	"slices"
 	"strings"
@@ -102,14 +103,16 @@ func uuid5(name string) string {
 
 // uuid5Join returns uuid5(prefix + strings.Join(elems, sep)) without building that string,
 // which for a million ids is tens of megabytes written once and read once.
-func uuid5Join(prefix string, elems []string, sep string) string {
+func uuid5Join(prefix string, elems iter.Seq[string], sep string) string {
 	h := sha1.New()
 	h.Write(namespace[:])
 	b := append(make([]byte, 0, 64<<10), prefix...)
-	for i, e := range elems {
-		if i > 0 {
+	first := true
+	for e := range elems {
+		if !first {
 			b = append(b, sep...)
 		}
+		first = false
 		if b = append(b, e...); len(b) >= 60<<10 {
 			h.Write(b)
 			b = b[:0]
