@@ -12,7 +12,7 @@ import (
 const bodyChunk = 256 << 10
 
 // ExportBodies returns the bodies, opened, of the indicator versions of recs, a page that
-// ExportRecords returned, that open accepts: bodies[i] is the STIX JSON of recs[i], nil for a
+// OpenExportRecords returned, that open accepts: bodies[i] is the STIX JSON of recs[i], nil for a
 // sighting, for a version open refuses and for one deleted since recs were read. It reads the sealed bodies of the page's Seq range, a
 // scan of the store's rows without their metadata, recipients or tokens, and opens each as the
 // store reads it, straight from the store's buffer into a few large ones of its own: copying
@@ -26,7 +26,7 @@ func (s *Service) ExportBodies(ctx context.Context, recs []record.Record, open f
 	var buf []byte
 	i := 0
 	err := s.store.Bodies(ctx, "indicator", recs[0].Object.Seq-1, recs[len(recs)-1].Object.Seq, func(seq int64, sealed []byte) error {
-		// ExportRecords saw to it that no version of the range lacks its record, but a body
+		// SealedExportRecords saw to it that no version of the range lacks its record, but a body
 		// is opened only for the version it was sealed for.
 		for i < len(recs) && recs[i].Object.Seq < seq {
 			i++

@@ -11,22 +11,13 @@ import (
 	"cshub/internal/seal"
 )
 
-// ExportRecords returns the export records (package export/record) of up to limit indicator
-// and sighting versions stored after Seq after, opened, in Seq order, as the hub sees them:
-// the caller filters them by package access. Versions stored without their record (before
-// records existed, restored from a backup, stored around the Service) get it first, from their
-// objects, once.
-func (s *Service) ExportRecords(ctx context.Context, after int64, limit int) ([]record.Record, error) {
-	recs, err := s.SealedExportRecords(ctx, after, limit)
-	if err != nil {
-		return nil, err
-	}
-	return s.OpenExportRecords(recs)
-}
-
-// SealedExportRecords is the first half of ExportRecords: the records as stored, which
-// OpenExportRecords opens. A caller reading many pages reads the next while it opens the
-// last: reading is one core's work, opening every core's.
+// SealedExportRecords returns the export records (package export/record) of up to limit
+// indicator and sighting versions stored after Seq after, as stored, in Seq order, as the hub
+// sees them: the caller opens them with OpenExportRecords and filters them by package access.
+// Versions stored without their record (before records existed, restored from a backup, stored
+// around the Service) get it first, from their objects, once. Reading and opening are apart so
+// that a caller reading many pages reads the next while it opens the last: reading is one
+// core's work, opening every core's.
 func (s *Service) SealedExportRecords(ctx context.Context, after int64, limit int) ([]hub.ExportRecord, error) {
 	for {
 		recs, missing, err := s.store.ExportRecords(ctx, after, limit)

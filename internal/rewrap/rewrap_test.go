@@ -392,7 +392,11 @@ func testRunResealsExportRecords(t *testing.T, h *hubFixture) {
 	if got := fmt.Sprint(terms()); got != fmt.Sprintf("map[2:%d]", n) {
 		t.Errorf("records after = %s, want all %d under term 2", got, n)
 	}
-	recs, err := h.kb.ExportRecords(ctx, 0, 1000)
+	sealed, err := h.kb.SealedExportRecords(ctx, 0, 1000)
+	if err != nil {
+		t.Fatalf("reading through kb: %v", err)
+	}
+	recs, err := h.kb.OpenExportRecords(sealed)
 	if err != nil || len(recs) != n {
 		t.Fatalf("reading through kb: %d records, %v; want %d", len(recs), err, n)
 	}
