@@ -5,7 +5,9 @@
 // keys, a busy timeout, synchronous=NORMAL and secure_delete. Writes go through a pool of
 // exactly one connection, so writers queue in Go rather than spin on SQLITE_BUSY; reads go
 // through a separate pool of read-only connections, which WAL lets run beside the writer, and
-// a connection of its own copies the WAL into the database file (see checkpointer).
+// a connection of its own copies the WAL into the database file (see checkpointer). The scans
+// of a cold export run on read-only connections of their own, outside database/sql (see
+// scanPool).
 //
 // Timestamps are stored as INTEGER unix nanoseconds in UTC: they sort as numbers and round-trip
 // exactly. That limits them to the years 1678 to 2262; the zero time.Time is stored as the
@@ -65,9 +67,10 @@ var migrations embed.FS
 
 // DB is a hub.Store kept in one SQLite file. It is safe for concurrent use.
 type DB struct {
-	w    *sql.DB // exactly one connection: all writes, serialized
-	r    *sql.DB // read-only connections
-	ckpt *checkpointer
+	w     *sql.DB // exactly one connection: all writes, serialized
+	r     *sql.DB // read-only connections
+	scans *scanPool
+	ckpt  *checkpointer
 }
 
 var _ hub.Store = (*DB)(nil)
@@ -150,6 +153,7 @@ func Open(path string) (*DB, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	db.r = r
+	db.scans = newScanPool(path)
 	if err := r.PingContext(context.Background()); err != nil {
 		db.Close()
 		return nil, mapErr(err, "open %s", path)
@@ -207,6 +211,9 @@ func filePageSize(path string) (int, error) {
 // is left of the WAL into the database.
 func (db *DB) Close() error {
 	var errs []error
+	if db.scans != nil {
+		db.scans.close()
+	}
 	if db.r != nil {
 		errs = append(errs, db.r.Close())
 	}

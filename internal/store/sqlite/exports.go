@@ -56,35 +56,35 @@ func insertTriples(ctx context.Context, tx *sql.Tx, prefix, suffix string, args 
 	return nil
 }
 
-// ExportRecords returns the export records stored after seq after; see hub.ObjectStore.
+// ExportRecords returns the export records stored after seq after; see hub.ObjectStore. It
+// reads on a scan connection (see scanPool), the mark and the records in one transaction.
 func (db *DB) ExportRecords(ctx context.Context, after int64, limit int) ([]hub.ExportRecord, int64, error) {
 	if limit <= 0 {
 		limit = DefaultLimit
 	}
-	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return nil, 0, mapErr(err, "begin read")
-	}
-	defer tx.Rollback() // one snapshot for the mark and the records
-	var missing int64
-	if err := tx.QueryRowContext(ctx, `SELECT upto FROM export_backfill WHERE id = 1`).Scan(&missing); err != nil {
-		return nil, 0, mapErr(err, "read export backfill mark")
-	}
-	rows, err := tx.QueryContext(ctx, `SELECT seq, workspace, record FROM export_records WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
-	if err != nil {
-		return nil, 0, mapErr(err, "list export records")
-	}
-	defer rows.Close()
 	page := store.NewRecordPage(limit)
-	var seq int64
-	var ws, sealed sql.RawBytes // reused: Scan copies into them
-	for rows.Next() {
-		if err := rows.Scan(&seq, &ws, &sealed); err != nil {
-			return nil, 0, mapErr(err, "read export record")
+	var missing int64
+	err := db.scans.scan(ctx, func(c *scanConn) error {
+		if err := c.exec("BEGIN"); err != nil {
+			return err
 		}
-		page.Add(seq, ws, sealed)
+		defer c.exec("ROLLBACK") // one snapshot for the mark and the records
+		if err := c.query(ctx, `SELECT upto FROM export_backfill WHERE id = 1`, nil, func(r *scanRow) error {
+			missing = r.int64(0)
+			return nil
+		}); err != nil {
+			return mapErr(err, "read export backfill mark")
+		}
+		return mapErr(c.query(ctx, `SELECT seq, workspace, record FROM export_records WHERE seq > ? ORDER BY seq LIMIT ?`,
+			[]any{after, int64(limit)}, func(r *scanRow) error {
+				page.Add(r.int64(0), r.bytes(1), r.bytes(2)) // copies them
+				return nil
+			}), "list export records")
+	})
+	if err != nil {
+		return nil, 0, err
 	}
-	return page.Records(), missing, mapErr(rows.Err(), "list export records")
+	return page.Records(), missing, nil
 }
 
 // PutExportRecords stores the records of versions that lack one; see hub.ObjectStore.
@@ -119,20 +119,16 @@ func (db *DB) ReplaceExportRecords(ctx context.Context, updates []hub.BodyUpdate
 // through the range of its indicators, and the rows of other types between them are skipped
 // without reading their bodies.
 func (db *DB) Bodies(ctx context.Context, typ string, after, upto int64, each func(seq int64, sealed []byte) error) error {
-	rows, err := db.r.QueryContext(ctx, `SELECT seq, body FROM objects WHERE +type = ? AND seq > ? AND seq <= ? ORDER BY seq`, typ, after, upto)
-	if err != nil {
+	return db.scans.scan(ctx, func(c *scanConn) error {
+		var eachErr error
+		err := c.query(ctx, `SELECT seq, body FROM objects WHERE +type = ? AND seq > ? AND seq <= ? ORDER BY seq`,
+			[]any{typ, after, upto}, func(r *scanRow) error {
+				eachErr = each(r.int64(0), r.bytes(1)) // SQLite's buffer, valid until the next row
+				return eachErr
+			})
+		if eachErr != nil {
+			return eachErr
+		}
 		return mapErr(err, "list bodies")
-	}
-	defer rows.Close()
-	var seq int64
-	var sealed sql.RawBytes // the driver's buffer, valid until the next row
-	for rows.Next() {
-		if err := rows.Scan(&seq, &sealed); err != nil {
-			return mapErr(err, "read body")
-		}
-		if err := each(seq, sealed); err != nil {
-			return err
-		}
-	}
-	return mapErr(rows.Err(), "list bodies")
+	})
 }
