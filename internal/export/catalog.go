@@ -12,6 +12,7 @@ import (
 	"cshub/internal/export/record"
 	"cshub/internal/hub"
 	"cshub/internal/kb"
+	"cshub/internal/prefault"
 	"cshub/internal/warninglist"
 )
 
@@ -142,6 +143,7 @@ const historySlab = 1024
 func (c *Catalog) newHistory() *history {
 	if c.nhists%historySlab == 0 {
 		c.hists = append(c.hists, make([]history, historySlab))
+		prefault.Slice(c.hists[len(c.hists)-1])
 	}
 	h := c.nth(c.nhists)
 	c.nhists++
@@ -670,6 +672,7 @@ func (c *Catalog) selectAll(w *View, p Point) []*Indicator {
 				h := c.nth(j)
 				if len(slab) == cap(slab) {
 					slab = make([]Indicator, 0, selectShare)
+					prefault.Slice(slab)
 				}
 				slab = slab[:len(slab)+1]
 				if ind := &slab[len(slab)-1]; c.evalInto(h, w, p, ind) {

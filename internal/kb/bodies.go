@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"cshub/internal/export/record"
+	"cshub/internal/prefault"
 	"cshub/internal/seal"
 )
 
@@ -36,6 +37,7 @@ func (s *Service) ExportBodies(ctx context.Context, recs []record.Record, open f
 		}
 		if len(sealed) > cap(buf)-len(buf) { // the plaintext is shorter
 			buf = make([]byte, 0, max(bodyChunk, len(sealed)))
+			prefault.Slice(buf)
 		}
 		// The buffer never grows, so the bodies opened before stay where they are.
 		start, o := len(buf), recs[i].Object.Hub()

@@ -8,6 +8,7 @@ import (
 
 	"cshub/internal/export/record"
 	"cshub/internal/hub"
+	"cshub/internal/prefault"
 	"cshub/internal/seal"
 )
 
@@ -41,6 +42,7 @@ func (s *Service) SealedExportRecords(ctx context.Context, after int64, limit in
 // costs more than decoding into it.
 func (s *Service) OpenExportRecords(recs []hub.ExportRecord) ([]record.Record, error) {
 	out := make([]record.Record, len(recs))
+	prefault.Slice(out)
 	if err := shareOut(len(recs), func(w, step int) error { return s.openShare(recs, out, w, step) }); err != nil {
 		return nil, err
 	}
@@ -73,6 +75,7 @@ func (s *Service) openShare(recs []hub.ExportRecord, out []record.Record, w, ste
 		size += len(recs[i].Sealed) // the plaintext is shorter
 	}
 	buf := make([]byte, 0, size)
+	prefault.Slice(buf)
 	ends := make([]int, 0, len(recs)/step+1)
 	for i := w; i < len(recs); i += step {
 		var err error

@@ -16,6 +16,7 @@ import (
 
 	"cshub/internal/hub"
 	"cshub/internal/jsonstr"
+	"cshub/internal/prefault"
 	"cshub/internal/stix/pattern"
 )
 
@@ -128,6 +129,7 @@ func WriteEvent(w io.Writer, objects [][]byte) error {
 // the first object that is not a STIX object.
 func decodeAll(objects [][]byte) ([]sobj, error) {
 	objs := make([]sobj, len(objects))
+	prefault.Slice(objs)                                                         // an export's million objects fill it at once
 	errs := make([]error, min(runtime.GOMAXPROCS(0), max(len(objects)/1024, 1))) // the first of each part
 	var wg sync.WaitGroup
 	for p := range errs {

@@ -1,6 +1,9 @@
 package store
 
-import "cshub/internal/hub"
+import (
+	"cshub/internal/hub"
+	"cshub/internal/prefault"
+)
 
 // arena copies the sealed values a store reads into a few large buffers: a cold export reads a
 // million records, and an allocation each would cost it more than reading them.
@@ -16,6 +19,7 @@ const arenaChunk = 256 << 10
 func (a *arena) copy(b []byte) []byte {
 	if len(b) > cap(a.buf)-len(a.buf) {
 		a.buf = make([]byte, 0, max(arenaChunk, len(b)))
+		prefault.Slice(a.buf)
 	}
 	// The buffer never grows, so the values copied before stay where they are; the full slice
 	// expression keeps a value from growing into the next one.
