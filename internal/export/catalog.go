@@ -57,8 +57,8 @@ type Catalog struct {
 
 	mu        sync.RWMutex
 	seq       int64                   // every version with Seq <= seq is loaded; guarded by mu
-	seed      maphash.Seed            // of the hashes that key inds
-	inds      map[uint64]*history     // hash of an indicator id (see idHash) → its histories, chained by next; guarded by mu
+	seed      maphash.Seed            // of the hashes inds finds histories by
+	inds      histories               // the histories of the indicators, by the hash of their id; guarded by mu
 	hists     [][]history             // the values of inds, a slab at a time (see newHistory); guarded by mu
 	nhists    int                     // how many of hists are taken, in order; guarded by mu
 	sighted   map[string][]*sightings // indicator id → sightings of it; guarded by mu
@@ -132,7 +132,8 @@ type version struct {
 type history struct {
 	versions []version
 	first    [1]version
-	next     *history // another history whose id has the same hash
+	hash     uint64   // of the indicator's id: see Catalog.idHash
+	next     *history // the next history in its chain of Catalog.inds
 }
 
 // historySlab is how many histories are allocated at once.
@@ -160,16 +161,16 @@ func (h *history) is(k key) bool {
 	return o.ID == k.id && o.Workspace == k.workspace
 }
 
-// idHash returns the hash of an indicator id that keys c.inds. The hashes of a million ids
-// loaded at once are taken on every core by parse: hashing the keys in the map itself, and
-// again each time it grows, was the most of what loading them cost the one core that adds
-// them.
+// idHash returns the hash of an indicator id that c.inds finds its histories by. The hashes
+// of a million ids loaded at once are taken on every core by parse: hashing the keys in a map
+// itself, and again each time it grew, was the most of what loading them cost the one core
+// that adds them.
 func (c *Catalog) idHash(id string) uint64 { return maphash.String(c.seed, id) }
 
 // history returns the history of k, whose id hashes to hash, or nil; c.mu is held.
 func (c *Catalog) history(k key, hash uint64) *history {
-	h := c.inds[hash]
-	for h != nil && !h.is(k) {
+	h := c.inds.chain(hash)
+	for h != nil && (h.hash != hash || !h.is(k)) {
 		h = h.next
 	}
 	return h
@@ -199,8 +200,7 @@ func NewCatalog(c Config) *Catalog {
 		now = time.Now
 	}
 	return &Catalog{kb: c.KB, wl: c.Warninglists, keep: c.KeepBodies, bodyOf: c.BodiesFor, all: !c.LatestOnly, now: now, seed: maphash.MakeSeed(),
-		inds: map[uint64]*history{}, sighted: map[string][]*sightings{},
-		sights: map[key]*sightings{}, benign: map[Value]bool{}}
+		sighted: map[string][]*sightings{}, sights: map[key]*sightings{}, benign: map[Value]bool{}}
 }
 
 // recordPage is how many export records Sync reads from the store at once.
@@ -520,7 +520,8 @@ func (c *Catalog) addIndicator(p parsed) {
 	h := c.history(k, p.hash)
 	if h == nil {
 		h = c.newHistory()
-		h.next, c.inds[p.hash] = c.inds[p.hash], h
+		h.hash = p.hash
+		c.inds.add(h)
 	}
 	if !c.all {
 		if !supersedes(h.versions, o.Modified, func(v *version) *stored { return &v.stored }) {
@@ -730,9 +731,10 @@ func (c *Catalog) Delta(w *View, from, to Point) (changed []*Indicator, removed 
 	}
 	var before, after []*Indicator
 	for id := range c.candidates(from, to) {
-		for h := c.inds[c.idHash(id)]; h != nil; h = h.next {
-			if h.versions[0].obj.ID != id {
-				continue // another id of the same hash
+		hash := c.idHash(id)
+		for h := c.inds.chain(hash); h != nil; h = h.next {
+			if h.hash != hash || h.versions[0].obj.ID != id {
+				continue // another id in the chain
 			}
 			if ind := c.eval(h, w, from); ind != nil {
 				before = append(before, ind)
