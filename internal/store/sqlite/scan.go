@@ -107,8 +107,11 @@ func openScan(path string) (*scanConn, error) {
 		return nil, err
 	}
 	sqlite3.Xsqlite3_busy_timeout(c.tls, c.db, 10000)
-	// As the read pool does (see Open): a scan maps the file rather than copy its pages.
-	if err := c.exec("PRAGMA mmap_size = 2147418112"); err != nil {
+	// Unlike the read pool (see Open), a scan copies pages into SQLite's cache rather than map
+	// the file: a scan connection reuses its cache from page to page, where each page of a
+	// mapping faults in on its first read. Reading a million records cost 0.5-0.6 CPU-s
+	// instead of 0.7-0.8, with their bodies 0.9-1.1 instead of 1.6-1.7.
+	if err := c.exec("PRAGMA mmap_size = 0"); err != nil {
 		c.close()
 		return nil, err
 	}
