@@ -129,7 +129,8 @@ func WriteEvent(w io.Writer, objects [][]byte) error {
 // the first object that is not a STIX object.
 func decodeAll(objects [][]byte) ([]sobj, error) {
 	objs := make([]sobj, len(objects))
-	prefault.Slice(objs)                                                         // an export's million objects fill it at once
+	// An export's million objects fill it at once.
+	prefault.Slice(objs)
 	errs := make([]error, min(runtime.GOMAXPROCS(0), max(len(objects)/1024, 1))) // the first of each part
 	var wg sync.WaitGroup
 	for p := range errs {

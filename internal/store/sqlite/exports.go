@@ -63,7 +63,7 @@ func (db *DB) ExportRecords(ctx context.Context, after int64, limit int) ([]hub.
 		limit = DefaultLimit
 	}
 	page := store.NewRecordPage(limit)
-	var missing int64
+	missing := int64(-1)
 	err := db.scans.scan(ctx, func(c *scanConn) error {
 		if err := c.exec("BEGIN"); err != nil {
 			return err
@@ -74,6 +74,9 @@ func (db *DB) ExportRecords(ctx context.Context, after int64, limit int) ([]hub.
 			return nil
 		}); err != nil {
 			return mapErr(err, "read export backfill mark")
+		}
+		if missing < 0 {
+			return hub.Errorf(hub.EIntegrity, "read export backfill mark: the database has none")
 		}
 		return mapErr(c.query(ctx, `SELECT seq, workspace, record FROM export_records WHERE seq > ? ORDER BY seq LIMIT ?`,
 			[]any{after, int64(limit)}, func(r *scanRow) error {

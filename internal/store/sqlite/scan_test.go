@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"sync"
@@ -145,5 +146,23 @@ func TestScanAfterClose(t *testing.T) {
 	}
 	if _, _, err := db.ExportRecords(context.Background(), 0, 10); hub.ErrorCode(err) != hub.EUnavailable {
 		t.Errorf("ExportRecords on a closed store: %v, want %s", err, hub.EUnavailable)
+	}
+}
+
+// A database without its backfill mark is damaged: ExportRecords says so rather than read the
+// records as if none lacked one.
+func TestExportRecordsWithoutMark(t *testing.T) {
+	db, path := open(t)
+	indicators(t, db, 3)
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Exec(`DELETE FROM export_backfill`); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := db.ExportRecords(context.Background(), 0, 10); hub.ErrorCode(err) != hub.EIntegrity {
+		t.Errorf("ExportRecords without a backfill mark: %v, want %s", err, hub.EIntegrity)
 	}
 }
