@@ -662,14 +662,17 @@ func (c *Catalog) selectAll(w *View, p Point) []*Indicator {
 	// Judging a million indicators for one viewer is a second of work for one core, and
 	// each judgement stands alone, so the cores share it, a contiguous part each. What they
 	// select is allocated a slab at a time, not an indicator at a time. Each core sorts its
-	// part, and the sorted parts are merged: sorting all on one core took a third as long as
-	// judging them.
-	parts := make([][]*Indicator, min(runtime.GOMAXPROCS(0), max(c.nhists/selectShare, 1)))
+	// part by rank, and the sorted parts are merged: sorting all on one core took a third as
+	// long as judging them.
+	parts := make([][]rank, min(runtime.GOMAXPROCS(0), max(c.nhists/selectShare, 1)))
 	var wg sync.WaitGroup
 	for i := range parts {
 		wg.Go(func() {
+			lo, hi := i*c.nhists/len(parts), (i+1)*c.nhists/len(parts)
+			parts[i] = make([]rank, 0, hi-lo)
+			prefault.Slice(parts[i])
 			var slab []Indicator
-			for j := i * c.nhists / len(parts); j < (i+1)*c.nhists/len(parts); j++ {
+			for j := lo; j < hi; j++ {
 				h := c.nth(j)
 				if len(slab) == cap(slab) {
 					slab = make([]Indicator, 0, selectShare)
@@ -677,12 +680,12 @@ func (c *Catalog) selectAll(w *View, p Point) []*Indicator {
 				}
 				slab = slab[:len(slab)+1]
 				if ind := &slab[len(slab)-1]; c.evalInto(h, w, p, ind) {
-					parts[i] = append(parts[i], ind)
+					parts[i] = append(parts[i], rankOf(ind))
 				} else {
 					slab = slab[:len(slab)-1]
 				}
 			}
-			slices.SortFunc(parts[i], relevant)
+			slices.SortFunc(parts[i], byRank)
 		})
 	}
 	wg.Wait()
@@ -697,18 +700,22 @@ func (c *Catalog) selectAll(w *View, p Point) []*Indicator {
 		}
 		parts = merged
 	}
-	out := parts[0]
-	if l := w.Selection.Limit; l > 0 && len(out) > l {
-		out = out[:l:l]
+	ranks := parts[0]
+	if l := w.Selection.Limit; l > 0 && len(ranks) > l {
+		ranks = ranks[:l]
+	}
+	out := make([]*Indicator, len(ranks))
+	for i, r := range ranks {
+		out[i] = r.ind
 	}
 	return out
 }
 
-// merge returns a and b, each sorted by relevant, as one sorted slice.
-func merge(a, b []*Indicator) []*Indicator {
-	out := make([]*Indicator, 0, len(a)+len(b))
+// merge returns a and b, each sorted by byRank, as one sorted slice.
+func merge(a, b []rank) []rank {
+	out := make([]rank, 0, len(a)+len(b))
 	for len(a) > 0 && len(b) > 0 {
-		if relevant(b[0], a[0]) < 0 {
+		if byRank(b[0], a[0]) < 0 {
 			out, b = append(out, b[0]), b[1:]
 		} else {
 			out, a = append(out, a[0]), a[1:]

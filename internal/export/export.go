@@ -19,6 +19,7 @@
 package export
 
 import (
+	"cmp"
 	"net/url"
 	"slices"
 	"strconv"
@@ -269,13 +270,37 @@ func ParseSelection(q url.Values, ignore ...string) (Selection, error) {
 // relevant orders indicators most relevant first: more sightings, then higher confidence, then
 // more recently modified, then by key so that the order is total and exports are stable.
 func relevant(a, b *Indicator) int {
+	return byRank(rankOf(a), rankOf(b))
+}
+
+// rank is what relevant compares of an indicator, held beside it: sorting a million indicators
+// by relevant read the records of both at every comparison, two reads scattered over hundreds
+// of megabytes, and waited on memory for most of the sort.
+type rank struct {
+	sightings        int
+	modified         int64 // Unix seconds
+	nsec, confidence int32
+	ind              *Indicator
+}
+
+func rankOf(ind *Indicator) rank {
+	return rank{sightings: ind.Sightings, modified: ind.Modified.Unix(), nsec: int32(ind.Modified.Nanosecond()),
+		confidence: int32(ind.Confidence), ind: ind}
+}
+
+// byRank orders ranks as relevant orders their indicators.
+func byRank(a, b rank) int {
 	switch {
-	case a.Sightings != b.Sightings:
-		return b.Sightings - a.Sightings
-	case a.Confidence != b.Confidence:
-		return b.Confidence - a.Confidence
-	case !a.Modified.Equal(b.Modified):
-		return b.Modified.Compare(a.Modified)
+	case a.sightings != b.sightings:
+		return cmp.Compare(b.sightings, a.sightings)
+	case a.confidence != b.confidence:
+		return cmp.Compare(b.confidence, a.confidence)
+	case a.modified != b.modified:
+		return cmp.Compare(b.modified, a.modified)
+	case a.nsec != b.nsec:
+		return cmp.Compare(b.nsec, a.nsec)
+	case a.ind.Workspace == b.ind.Workspace:
+		return strings.Compare(a.ind.ID, b.ind.ID)
 	}
-	return strings.Compare(a.Key(), b.Key())
+	return strings.Compare(a.ind.Key(), b.ind.Key())
 }
