@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -14,8 +17,10 @@ import (
 
 	"cshub/internal/access"
 	"cshub/internal/export"
+	"cshub/internal/export/record"
 	"cshub/internal/hub"
 	"cshub/internal/hubtest"
+	"cshub/internal/stix"
 	"cshub/internal/warninglist"
 )
 
@@ -192,5 +197,60 @@ func TestRealTools(t *testing.T) {
 				t.Fatalf("%s rejects the export: %v\n%s\n%s", tc.tool, err, msg, out)
 			}
 		})
+	}
+}
+
+// TestSTIXBundle: a STIX export of more indicators than one chunk holds is a bundle the hub's
+// own reader takes back whole, objects in order; its id, written after them, is the same for
+// the same objects, on one core or several, and another for other objects or another order.
+func TestSTIXBundle(t *testing.T) {
+	inds := make([]*export.Indicator, 1000)
+	for i := range inds {
+		id := fmt.Sprintf("indicator--00000000-0000-4000-8000-%012d", i)
+		inds[i] = &export.Indicator{Record: &record.Record{Object: record.Object{ID: id, Workspace: "a"}},
+			Body: fmt.Appendf(nil, `{"type":"indicator","spec_version":"2.1","id":%q,"created":"2026-01-01T00:00:00Z","modified":"2026-01-01T00:00:00Z",`+
+				`"pattern":"[ipv4-addr:value = '10.0.%d.%d']","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"}`, id, i/256, i%256)}
+	}
+	read := func(b []byte) (id string, objs []string) {
+		t.Helper()
+		br := stix.NewBundleReader(bytes.NewReader(b))
+		for {
+			o, err := br.Next()
+			if err == io.EOF {
+				return br.ID(), objs
+			}
+			if err != nil {
+				t.Fatalf("not a bundle the hub reads: %v", err)
+			}
+			objs = append(objs, string(o))
+		}
+	}
+	out := render(t, "stix", inds)
+	id, objs := read(out)
+	if !strings.HasPrefix(id, "bundle--") || len(objs) != len(inds) {
+		t.Fatalf("bundle %q of %d objects; want a bundle id and %d objects", id, len(objs), len(inds))
+	}
+	for i, o := range objs {
+		if o != string(inds[i].Body) {
+			t.Fatalf("object %d is %s; want %s", i, o, inds[i].Body)
+		}
+	}
+	if again := render(t, "stix", inds); !bytes.Equal(again, out) {
+		t.Error("the same indicators gave another file")
+	}
+	prev := runtime.GOMAXPROCS(1)
+	one := render(t, "stix", inds)
+	runtime.GOMAXPROCS(prev)
+	if !bytes.Equal(one, out) {
+		t.Error("one core wrote another file than several")
+	}
+	swapped := slices.Clone(inds)
+	swapped[0], swapped[999] = swapped[999], swapped[0]
+	changed := slices.Clone(inds)
+	changed[500] = &export.Indicator{Record: inds[500].Record, Body: bytes.Replace(inds[500].Body, []byte("2026-01-01T00:00:00Z"), []byte("2026-01-02T00:00:00Z"), 1)}
+	for name, other := range map[string][]*export.Indicator{"another order": swapped, "another version": changed, "fewer objects": inds[:999]} {
+		if oid, _ := read(render(t, "stix", other)); oid == id {
+			t.Errorf("%s kept the bundle id %s", name, id)
+		}
 	}
 }

@@ -51,7 +51,8 @@ func forChunks(n int, f func(c, lo, hi int)) {
 
 // writeOrdered writes to w what encode appends for items [0, n): chunks are encoded on every
 // core, each into a buffer of its own, and written in order, so the output is that of one
-// encode(nil, 0, n). encode must read only what no other goroutine writes. At most a few chunks
+// encode(nil, 0, n). Each call encodes one chunk, [lo, hi) with lo a multiple of chunkLen(n),
+// into an empty b. encode must read only what no other goroutine writes. At most a few chunks
 // per core wait for the writer, so memory stays a few chunks' output however large n is. After
 // a write error the remaining chunks are encoded but not written; the first error is returned.
 func writeOrdered(w io.Writer, n int, encode func(b []byte, lo, hi int) []byte) error {
