@@ -12,6 +12,7 @@ import (
 	"cshub/internal/export/record"
 	"cshub/internal/hub"
 	"cshub/internal/kb"
+	"cshub/internal/parsort"
 	"cshub/internal/prefault"
 	"cshub/internal/warninglist"
 )
@@ -655,16 +656,15 @@ func (c *Catalog) Select(w *View, p Point) []*Indicator {
 	return c.selectAll(w, p)
 }
 
-// selectShare is the fewest indicators worth a goroutine of their own in selectAll.
-const selectShare = 4096
+// selectSlab is how many indicators selectAll allocates at once.
+const selectSlab = 4096
 
 func (c *Catalog) selectAll(w *View, p Point) []*Indicator {
 	// Judging a million indicators for one viewer is a second of work for one core, and
 	// each judgement stands alone, so the cores share it, a contiguous part each. What they
 	// select is allocated a slab at a time, not an indicator at a time. Each core sorts its
-	// part by rank, and the sorted parts are merged: sorting all on one core took a third as
-	// long as judging them.
-	parts := make([][]rank, min(runtime.GOMAXPROCS(0), max(c.nhists/selectShare, 1)))
+	// part by rank, and the sorted parts are merged (package parsort).
+	parts := make([][]rank, parsort.Parts(c.nhists))
 	var wg sync.WaitGroup
 	for i := range parts {
 		wg.Go(func() {
@@ -675,7 +675,7 @@ func (c *Catalog) selectAll(w *View, p Point) []*Indicator {
 			for j := lo; j < hi; j++ {
 				h := c.nth(j)
 				if len(slab) == cap(slab) {
-					slab = make([]Indicator, 0, selectShare)
+					slab = make([]Indicator, 0, selectSlab)
 					prefault.Slice(slab)
 				}
 				slab = slab[:len(slab)+1]
@@ -689,18 +689,7 @@ func (c *Catalog) selectAll(w *View, p Point) []*Indicator {
 		})
 	}
 	wg.Wait()
-	for len(parts) > 1 {
-		merged := parts[:0]
-		for i := 0; i < len(parts); i += 2 {
-			if i+1 == len(parts) {
-				merged = append(merged, parts[i])
-			} else {
-				merged = append(merged, merge(parts[i], parts[i+1]))
-			}
-		}
-		parts = merged
-	}
-	ranks := parts[0]
+	ranks := parsort.Merge(parts, byRank)
 	if l := w.Selection.Limit; l > 0 && len(ranks) > l {
 		ranks = ranks[:l]
 	}
@@ -709,19 +698,6 @@ func (c *Catalog) selectAll(w *View, p Point) []*Indicator {
 		out[i] = r.ind
 	}
 	return out
-}
-
-// merge returns a and b, each sorted by byRank, as one sorted slice.
-func merge(a, b []rank) []rank {
-	out := make([]rank, 0, len(a)+len(b))
-	for len(a) > 0 && len(b) > 0 {
-		if byRank(b[0], a[0]) < 0 {
-			out, b = append(out, b[0]), b[1:]
-		} else {
-			out, a = append(out, a[0]), a[1:]
-		}
-	}
-	return append(append(out, a...), b...)
 }
 
 // Delta returns how what w exports changed from one Point to a later one: the indicators

@@ -64,7 +64,7 @@ func TestSelectMerges(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(3))
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	c := NewCatalog(Config{LatestOnly: true, Now: func() time.Time { return t0 }})
-	const n = 3 * selectShare
+	const n = 3 * 4096 // three parts of the least size package parsort sorts apart
 	for i := range n {
 		id := fmt.Sprintf("indicator--%d", i)
 		r := &record.Record{Object: record.Object{Seq: int64(i + 1), ID: id, Type: "indicator", Workspace: "a", TLP: hub.TLPClear,

@@ -16,6 +16,7 @@ import (
 
 	"cshub/internal/hub"
 	"cshub/internal/jsonstr"
+	"cshub/internal/parsort"
 	"cshub/internal/prefault"
 	"cshub/internal/stix/pattern"
 )
@@ -234,7 +235,7 @@ func (x *exporter) run(objs []sobj, sum *summary) {
 			ev.orgc, ev.orgcName = id, id.more().name
 		}
 	} else {
-		ev.uuid = uuid5Join("export:", sum.ids(objs), ",")
+		ev.uuid = uuid5Join("export:", sum.ids(), ",")
 		ev.info = fmt.Sprintf("cshub export of %d STIX objects", len(objs))
 		x.evTLP = sum.tlp
 		if t, err := time.Parse(time.RFC3339Nano, sum.latest); err == nil {
@@ -340,65 +341,92 @@ type summary struct {
 	tlp      hub.TLP
 }
 
-// idKey stands for the id of objs[i] in a sort: key is the eight bytes of the id after the
-// prefix all ids share, big-endian, zeros past its end. Ids with lower keys sort lower as
-// strings, so only ids with the same key are compared whole.
+// idKey stands for an id in a sort: key is the eight bytes of the id after the prefix all ids
+// share, big-endian, zeros past its end. Ids with lower keys sort lower as strings, so only ids
+// with the same key are compared whole.
 type idKey struct {
 	key uint64
-	i   int
+	id  string
+}
+
+func byIDKey(a, b idKey) int {
+	switch {
+	case a.key < b.key:
+		return -1
+	case a.key > b.key:
+		return 1
+	}
+	return strings.Compare(a.id, b.id)
 }
 
 // summarize returns the summary of objs. Sorting a million ids is most of it: sorting their
-// keys keeps the comparisons within one array instead of in a million object texts.
+// keys keeps the comparisons within one array instead of in a million object texts. Each core
+// summarizes a part of objs, and the parts are sorted on every core (package parsort).
 func summarize(objs []sobj) summary {
-	sum := summary{distinct: true}
-	prefix := ""
-	if len(objs) > 0 {
-		prefix = objs[0].id
-	}
-	for i := range objs {
-		o := &objs[i]
-		n := 0
-		for n < len(prefix) && n < len(o.id) && prefix[n] == o.id[n] {
-			n++
+	parts := make([]summary, parsort.Parts(len(objs)))
+	prefixes := make([]string, len(parts))
+	each := func(f func(p, lo, hi int)) {
+		var wg sync.WaitGroup
+		for p := range parts {
+			wg.Go(func() { f(p, p*len(objs)/len(parts), (p+1)*len(objs)/len(parts)) })
 		}
-		prefix = prefix[:n]
-		sum.latest = max(sum.latest, o.modified)
-		sum.tlp = max(sum.tlp, o.tlp)
+		wg.Wait()
 	}
-	sum.sorted = make([]idKey, len(objs))
-	for i := range objs {
-		var key uint64
-		for j := len(prefix); j < len(prefix)+8; j++ {
-			key <<= 8
-			if j < len(objs[i].id) {
-				key |= uint64(objs[i].id[j])
-			}
+	each(func(p, lo, hi int) {
+		part := &parts[p]
+		if lo < hi {
+			prefixes[p] = objs[lo].id
 		}
-		sum.sorted[i] = idKey{key, i}
-	}
-	slices.SortFunc(sum.sorted, func(a, b idKey) int {
-		switch {
-		case a.key < b.key:
-			return -1
-		case a.key > b.key:
-			return 1
+		for i := lo; i < hi; i++ {
+			prefixes[p] = commonPrefix(prefixes[p], objs[i].id)
+			part.latest = max(part.latest, objs[i].modified)
+			part.tlp = max(part.tlp, objs[i].tlp)
 		}
-		return strings.Compare(objs[a.i].id, objs[b.i].id)
 	})
+	sum := summary{distinct: true, sorted: make([]idKey, len(objs))}
+	prefault.Slice(sum.sorted)
+	prefix := prefixes[0]
+	for p := range parts {
+		prefix = commonPrefix(prefix, prefixes[p])
+		sum.latest = max(sum.latest, parts[p].latest)
+		sum.tlp = max(sum.tlp, parts[p].tlp)
+	}
+	each(func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			id := objs[i].id
+			var key uint64
+			for j := len(prefix); j < len(prefix)+8; j++ {
+				key <<= 8
+				if j < len(id) {
+					key |= uint64(id[j])
+				}
+			}
+			sum.sorted[i] = idKey{key, id}
+		}
+	})
+	sum.sorted = parsort.Sort(sum.sorted, byIDKey)
 	for i := 1; i < len(sum.sorted); i++ {
-		if a, b := sum.sorted[i-1], sum.sorted[i]; a.key == b.key && objs[a.i].id == objs[b.i].id {
+		if a, b := sum.sorted[i-1], sum.sorted[i]; a.key == b.key && a.id == b.id {
 			sum.distinct = false
 		}
 	}
 	return sum
 }
 
-// ids yields the sorted ids of objs, which s summarizes.
-func (s *summary) ids(objs []sobj) iter.Seq[string] {
+// commonPrefix returns the longest prefix of a that b shares.
+func commonPrefix(a, b string) string {
+	n := 0
+	for n < len(a) && n < len(b) && a[n] == b[n] {
+		n++
+	}
+	return a[:n]
+}
+
+// ids yields the sorted ids.
+func (s *summary) ids() iter.Seq[string] {
 	return func(yield func(string) bool) {
 		for _, k := range s.sorted {
-			if !yield(objs[k.i].id) {
+			if !yield(k.id) {
 				return
 			}
 		}
