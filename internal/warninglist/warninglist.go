@@ -10,6 +10,7 @@ import (
 	"embed"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"cshub/internal/match"
 )
@@ -17,26 +18,46 @@ import (
 //go:embed lists/*.json lists/LICENSE-misp-warninglists.txt
 var lists embed.FS
 
-// Set is a loaded set of warninglists. It is safe for concurrent use.
+// Set is a set of warninglists. It is safe for concurrent use.
 type Set struct {
-	w *match.Warninglists
+	w      *match.Warninglists // set once loaded
+	loaded atomic.Bool
+	done   chan struct{} // closed once loaded
 }
 
-// Default returns the embedded lists, loaded on first use.
+// Default returns the embedded lists. The first call starts loading them and returns at once;
+// the Set's methods wait for the loading to end. Loading takes a tenth of a second, which a
+// command such as cshub export spent waiting before it read the first record: it now gets the
+// Set first and uses it once the first records are read.
 var Default = sync.OnceValue(func() *Set {
-	w, err := match.LoadWarninglists(lists, "lists")
-	if err != nil {
-		// The lists are part of the binary and tested; failing to load them is a build defect.
-		panic(err)
-	}
-	return &Set{w: w}
+	s := &Set{done: make(chan struct{})}
+	go func() {
+		w, err := match.LoadWarninglists(lists, "lists")
+		if err != nil {
+			// The lists are part of the binary and tested; failing to load them is a build defect.
+			panic(err)
+		}
+		s.w = w
+		s.loaded.Store(true)
+		close(s.done)
+	}()
+	return s
 })
+
+// lists returns the loaded lists, once they are. A million lookups of an export each check an
+// atomic flag, not the channel, whose lock the cores would contend for.
+func (s *Set) lists() *match.Warninglists {
+	if !s.loaded.Load() {
+		<-s.done
+	}
+	return s.w
+}
 
 // Lookup returns the names of the lists that hold value as an observable of kind (a STIX
 // cyber-observable type such as "ipv4-addr", "domain-name", "url" or "email-addr", a MISP
 // attribute type such as "md5", or "" to let the value's form decide), or nil.
 func (s *Set) Lookup(kind, value string) []string {
-	return s.w.Check(kind, value)
+	return s.lists().Check(kind, value)
 }
 
 // reserved names the lists of address space and names set aside by the IETF (private,
@@ -61,7 +82,7 @@ func (s *Set) Benign(kind, value string) []string {
 }
 
 // Names returns the names of the lists in the set.
-func (s *Set) Names() []string { return s.w.Names() }
+func (s *Set) Names() []string { return s.lists().Names() }
 
 // Licence returns the licence of the embedded lists (CC0 1.0), for the notices of a deployment.
 func Licence() []byte {

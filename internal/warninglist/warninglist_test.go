@@ -7,6 +7,8 @@ import (
 	"cshub/internal/warninglist"
 )
 
+// TestDefaultFlagsKnownBenignValuesOnly asks right after the first Default of the process,
+// while the lists load: each answer waits for them.
 func TestDefaultFlagsKnownBenignValuesOnly(t *testing.T) {
 	set := warninglist.Default()
 	for _, c := range []struct {
