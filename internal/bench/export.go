@@ -143,9 +143,9 @@ func ExportCold(ctx context.Context, src ExportSource, format string) ([]Row, in
 	}
 	scans := []scan{{what: "scan of the same rows, sealed, not decoded", read: scanObjects}}
 	if f.Bodies {
-		scans = append(scans, scan{what: "scan of their export records and indicator bodies, sealed, not opened", read: scanRecordsBodies})
+		scans = append(scans, scan{what: "scan of their export records and indicator bodies, sealed, not opened", read: (&recordScan{bodies: true}).read})
 	} else {
-		scans = append(scans, scan{what: "scan of their export records, sealed, not opened", read: scanRecords})
+		scans = append(scans, scan{what: "scan of their export records, sealed, not opened", read: new(recordScan).read})
 	}
 	for i := range scans {
 		s := &scans[i]
@@ -247,24 +247,28 @@ func scanObjects(ctx context.Context, st hub.Store, after int64) (int, int64, er
 	return len(objs), objs[len(objs)-1].Seq, nil
 }
 
-// scanRecords reads a page of export records, as an export without bodies does.
-func scanRecords(ctx context.Context, st hub.Store, after int64) (int, int64, error) {
-	recs, _, err := st.ExportRecords(ctx, after, 10_000)
-	if err != nil || len(recs) == 0 {
-		return 0, 0, err
-	}
-	return len(recs), recs[len(recs)-1].Seq, nil
+// recordScan reads export records a page at a time into one hub.RecordPage, as an export does,
+// and with bodies, the bodies of each page's indicators beside them.
+type recordScan struct {
+	page   hub.RecordPage
+	bodies bool
 }
 
-// scanRecordsBodies reads a page of export records and the bodies of their indicators, as an
-// export that needs bodies does.
-func scanRecordsBodies(ctx context.Context, st hub.Store, after int64) (int, int64, error) {
-	n, last, err := scanRecords(ctx, st, after)
-	if err != nil || n == 0 {
+func (s *recordScan) read(ctx context.Context, st hub.Store, after int64) (int, int64, error) {
+	if _, err := st.ExportRecords(ctx, after, 10_000, &s.page); err != nil {
 		return 0, 0, err
 	}
-	err = st.Bodies(ctx, "indicator", after, last, func(int64, []byte) error { return nil })
-	return n, last, err
+	recs := s.page.Records()
+	if len(recs) == 0 {
+		return 0, 0, nil
+	}
+	last := recs[len(recs)-1].Seq
+	if s.bodies {
+		if err := st.Bodies(ctx, "indicator", after, last, func(int64, []byte) error { return nil }); err != nil {
+			return 0, 0, err
+		}
+	}
+	return len(recs), last, nil
 }
 
 // exportOnce is `cshub export` without its flags and audit entry. It returns the number of

@@ -330,11 +330,15 @@ func (c *Catalog) withBodies(ctx context.Context, pg page) page {
 func (c *Catalog) readRecords(ctx context.Context, pages chan<- page) {
 	defer close(pages)
 	sealed := make(chan sealedPage, 1)
-	go c.readSealed(ctx, c.seq, sealed)
+	// Opened pages go back to be read into again (hub.RecordPage): one being read, one
+	// waiting, one being opened.
+	free := make(chan *hub.RecordPage, 3)
+	go c.readSealed(ctx, c.seq, sealed, free)
 	for sp := range sealed {
 		pg := page{err: sp.err}
 		if pg.err == nil {
-			pg.recs, pg.err = c.kb.OpenExportRecords(sp.recs)
+			pg.recs, pg.err = c.kb.OpenExportRecords(sp.page.Records())
+			free <- sp.page // never blocks: no more pages are about than free holds
 		}
 		select {
 		case pages <- pg:
@@ -349,26 +353,35 @@ func (c *Catalog) readRecords(ctx context.Context, pages chan<- page) {
 
 // sealedPage is a page of export records as stored, or the error that ended the reading.
 type sealedPage struct {
-	recs []hub.ExportRecord
+	page *hub.RecordPage
 	err  error
 }
 
 // readSealed sends to pages the sealed export records stored after Seq after, a page at a
-// time, then closes it.
-func (c *Catalog) readSealed(ctx context.Context, after int64, pages chan<- sealedPage) {
+// time, then closes it. It reads into the pages free gives back, or new ones.
+func (c *Catalog) readSealed(ctx context.Context, after int64, pages chan<- sealedPage, free <-chan *hub.RecordPage) {
 	defer close(pages)
 	for {
 		var sp sealedPage
-		sp.recs, sp.err = c.kb.SealedExportRecords(ctx, after, recordPage)
+		select {
+		case sp.page = <-free:
+		default:
+			sp.page = new(hub.RecordPage)
+		}
+		sp.err = c.kb.SealedExportRecords(ctx, after, recordPage, sp.page)
+		recs := sp.page.Records()
+		last := sp.err != nil || len(recs) < recordPage
+		if !last {
+			after = recs[len(recs)-1].Seq
+		}
 		select {
 		case pages <- sp:
 		case <-ctx.Done():
 			return
 		}
-		if sp.err != nil || len(sp.recs) < recordPage {
+		if last {
 			return
 		}
-		after = sp.recs[len(sp.recs)-1].Seq
 	}
 }
 

@@ -73,8 +73,9 @@ func TestColdPath(t *testing.T) {
 			}
 			fromIngest := exports(t)
 			bare := storeBare(t, h.Store)
-			recs, missing, err := h.Store.ExportRecords(ctx, 0, 0)
-			if err != nil || len(recs) != 0 || missing < bare {
+			var page hub.RecordPage
+			missing, err := h.Store.ExportRecords(ctx, 0, 0, &page)
+			if recs := page.Records(); err != nil || len(recs) != 0 || missing < bare {
 				t.Fatalf("stored bare: %d records, missing up to %d, %v; want none, up to %d", len(recs), missing, err, bare)
 			}
 			fromObjects := exports(t)
@@ -83,8 +84,8 @@ func TestColdPath(t *testing.T) {
 					t.Errorf("export %d: from the records of the objects\n%s\nfrom those of ingest\n%s", i, fromObjects[i], fromIngest[i])
 				}
 			}
-			recs, missing, err = h.Store.ExportRecords(ctx, 0, 0)
-			if err != nil || len(recs) == 0 || missing != 0 {
+			missing, err = h.Store.ExportRecords(ctx, 0, 0, &page)
+			if recs := page.Records(); err != nil || len(recs) == 0 || missing != 0 {
 				t.Fatalf("after exporting: %d records, missing up to %d, %v; want them filled in", len(recs), missing, err)
 			}
 		})

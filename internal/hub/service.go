@@ -44,13 +44,14 @@ type ObjectStore interface {
 	// package taxii) and announces the deletion with an EventDelete per version.
 	DeleteObjects(ctx context.Context, seqs []int64) (deleted int, err error)
 
-	// ExportRecords returns up to limit export records of versions with a Seq above after, in
-	// Seq order, and, read in the same snapshot, the Seq up to which versions may lack their
-	// record: an indicator or sighting version stored without Object.Export (by an older
-	// cshub, a restore, a test fixture) raises it, and every version above it has its record.
-	// A record goes with its version when the version is deleted. The store takes no access
-	// decision here: the records are the hub's (a System viewer's).
-	ExportRecords(ctx context.Context, after int64, limit int) (recs []ExportRecord, missing int64, err error)
+	// ExportRecords reads into page, which it empties first, up to limit export records of
+	// versions with a Seq above after, in Seq order, and returns, read in the same snapshot,
+	// the Seq up to which versions may lack their record: an indicator or sighting version
+	// stored without Object.Export (by an older cshub, a restore, a test fixture) raises it,
+	// and every version above it has its record. A record goes with its version when the
+	// version is deleted. The store takes no access decision here: the records are the hub's
+	// (a System viewer's).
+	ExportRecords(ctx context.Context, after int64, limit int, page *RecordPage) (missing int64, err error)
 
 	// PutExportRecords stores, in one transaction, the records of versions that lack one (a
 	// record for a version that has one already, or that is no longer stored, is skipped),

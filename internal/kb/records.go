@@ -12,24 +12,24 @@ import (
 	"cshub/internal/seal"
 )
 
-// SealedExportRecords returns the export records (package export/record) of up to limit
-// indicator and sighting versions stored after Seq after, as stored, in Seq order, as the hub
-// sees them: the caller opens them with OpenExportRecords and filters them by package access.
-// Versions stored without their record (before records existed, restored from a backup, stored
-// around the Service) get it first, from their objects, once. Reading and opening are apart so
-// that a caller reading many pages reads the next while it opens the last: reading is one
-// core's work, opening every core's.
-func (s *Service) SealedExportRecords(ctx context.Context, after int64, limit int) ([]hub.ExportRecord, error) {
+// SealedExportRecords reads into page the export records (package export/record) of up to
+// limit indicator and sighting versions stored after Seq after, as stored, in Seq order, as
+// the hub sees them: the caller opens them with OpenExportRecords and filters them by package
+// access. Versions stored without their record (before records existed, restored from a
+// backup, stored around the Service) get it first, from their objects, once. Reading and
+// opening are apart so that a caller reading many pages reads the next while it opens the
+// last: reading is one core's work, opening every core's.
+func (s *Service) SealedExportRecords(ctx context.Context, after int64, limit int, page *hub.RecordPage) error {
 	for {
-		recs, missing, err := s.store.ExportRecords(ctx, after, limit)
+		missing, err := s.store.ExportRecords(ctx, after, limit, page)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if missing <= after {
-			return recs, nil
+			return nil
 		}
 		if err := s.backfill(ctx, missing); err != nil {
-			return nil, err
+			return err
 		}
 	}
 }

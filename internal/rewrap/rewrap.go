@@ -202,15 +202,16 @@ func records(ctx context.Context, st hub.ObjectStore, b *seal.Barrier, opt Optio
 	var after int64
 	var current int64
 	ups := make([]hub.BodyUpdate, 0, batch)
+	var page hub.RecordPage
 	for {
 		term, err := newest(b)
 		if err != nil {
 			return err
 		}
-		recs, _, err := st.ExportRecords(ctx, after, batch)
-		if err != nil {
+		if _, err := st.ExportRecords(ctx, after, batch, &page); err != nil {
 			return err
 		}
+		recs := page.Records()
 		ups = ups[:0]
 		for _, r := range recs {
 			if nb, ok := reseal(b, term, seal.ExportLocation(r.Workspace), r.Sealed, &current, sum, ferr); ok {

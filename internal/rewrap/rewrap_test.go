@@ -369,10 +369,11 @@ func testRunResealsExportRecords(t *testing.T, h *hubFixture) {
 	}
 	terms := func() map[uint32]int {
 		t.Helper()
-		recs, _, err := h.st.ExportRecords(ctx, 0, 1000)
+		var page hub.RecordPage
+		_, err := h.st.ExportRecords(ctx, 0, 1000, &page)
 		must(t, err)
 		out := map[uint32]int{}
-		for _, r := range recs {
+		for _, r := range page.Records() {
 			term, err := seal.Term(r.Sealed)
 			must(t, err)
 			out[term]++
@@ -392,11 +393,11 @@ func testRunResealsExportRecords(t *testing.T, h *hubFixture) {
 	if got := fmt.Sprint(terms()); got != fmt.Sprintf("map[2:%d]", n) {
 		t.Errorf("records after = %s, want all %d under term 2", got, n)
 	}
-	sealed, err := h.kb.SealedExportRecords(ctx, 0, 1000)
-	if err != nil {
+	var sealed hub.RecordPage
+	if err := h.kb.SealedExportRecords(ctx, 0, 1000, &sealed); err != nil {
 		t.Fatalf("reading through kb: %v", err)
 	}
-	recs, err := h.kb.OpenExportRecords(sealed)
+	recs, err := h.kb.OpenExportRecords(sealed.Records())
 	if err != nil || len(recs) != n {
 		t.Fatalf("reading through kb: %d records, %v; want %d", len(recs), err, n)
 	}

@@ -6,7 +6,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"cshub/internal/hub"
-	"cshub/internal/store"
 )
 
 // copyRecords copies the export records of rows and raises the backfill mark past
@@ -36,35 +35,35 @@ func copyRecords(ctx context.Context, tx pgx.Tx, rows []row) error {
 }
 
 // ExportRecords returns the export records stored after seq after; see hub.ObjectStore.
-func (db *DB) ExportRecords(ctx context.Context, after int64, limit int) ([]hub.ExportRecord, int64, error) {
+func (db *DB) ExportRecords(ctx context.Context, after int64, limit int, page *hub.RecordPage) (int64, error) {
 	if limit <= 0 {
 		limit = DefaultLimit
 	}
+	page.Reset(limit)
 	// One snapshot for the mark and the records.
 	tx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
-		return nil, 0, mapErr(err, "begin read")
+		return 0, mapErr(err, "begin read")
 	}
 	defer tx.Rollback(context.Background())
 	var missing int64
 	if err := tx.QueryRow(ctx, `SELECT upto FROM export_backfill WHERE id = 1`).Scan(&missing); err != nil {
-		return nil, 0, mapErr(err, "read export backfill mark")
+		return 0, mapErr(err, "read export backfill mark")
 	}
 	rows, err := tx.Query(ctx, `SELECT seq, workspace, record FROM export_records WHERE seq > $1 ORDER BY seq LIMIT $2`, after, limit)
 	if err != nil {
-		return nil, 0, mapErr(err, "list export records")
+		return 0, mapErr(err, "list export records")
 	}
 	defer rows.Close()
-	page := store.NewRecordPage(limit)
 	var seq int64
 	for rows.Next() {
 		if err := rows.Scan(&seq, nil, nil); err != nil {
-			return nil, 0, mapErr(err, "read export record")
+			return 0, mapErr(err, "read export record")
 		}
 		raw := rows.RawValues() // workspace is text and record bytea: their wire bytes are their values
 		page.Add(seq, raw[1], raw[2])
 	}
-	return page.Records(), missing, mapErr(rows.Err(), "list export records")
+	return missing, mapErr(rows.Err(), "list export records")
 }
 
 // PutExportRecords stores the records of versions that lack one; see hub.ObjectStore.

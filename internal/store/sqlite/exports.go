@@ -5,7 +5,6 @@ import (
 	"database/sql"
 
 	"cshub/internal/hub"
-	"cshub/internal/store"
 )
 
 // insertRecords writes the export records of the inserted rows and raises the backfill mark
@@ -58,11 +57,11 @@ func insertTriples(ctx context.Context, tx *sql.Tx, prefix, suffix string, args 
 
 // ExportRecords returns the export records stored after seq after; see hub.ObjectStore. It
 // reads on a scan connection (see scanPool), the mark and the records in one transaction.
-func (db *DB) ExportRecords(ctx context.Context, after int64, limit int) ([]hub.ExportRecord, int64, error) {
+func (db *DB) ExportRecords(ctx context.Context, after int64, limit int, page *hub.RecordPage) (int64, error) {
 	if limit <= 0 {
 		limit = DefaultLimit
 	}
-	page := store.NewRecordPage(limit)
+	page.Reset(limit)
 	missing := int64(-1)
 	err := db.scans.scan(ctx, func(c *scanConn) error {
 		if err := c.exec("BEGIN"); err != nil {
@@ -85,9 +84,9 @@ func (db *DB) ExportRecords(ctx context.Context, after int64, limit int) ([]hub.
 			}), "list export records")
 	})
 	if err != nil {
-		return nil, 0, err
+		return 0, err
 	}
-	return page.Records(), missing, nil
+	return missing, nil
 }
 
 // PutExportRecords stores the records of versions that lack one; see hub.ObjectStore.

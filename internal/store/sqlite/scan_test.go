@@ -63,7 +63,7 @@ func TestScanCancelled(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || calls >= 5000 {
 		t.Fatalf("Bodies cancelled after 10 rows: %v after %d rows; want context.Canceled well before 5000", err, calls)
 	}
-	if _, _, err := db.ExportRecords(ctx, 0, 100); !errors.Is(err, context.Canceled) {
+	if _, err := db.ExportRecords(ctx, 0, 100, new(hub.RecordPage)); !errors.Is(err, context.Canceled) {
 		t.Errorf("ExportRecords with a cancelled context: %v, want context.Canceled", err)
 	}
 	n := 0
@@ -99,11 +99,12 @@ func TestScansConcurrent(t *testing.T) {
 			}
 			var recs []hub.ExportRecord
 			for after := int64(0); ; {
-				page, _, err := db.ExportRecords(ctx, after, 700)
-				if err != nil {
+				var p hub.RecordPage // a page of its own: recs keeps them all
+				if _, err := db.ExportRecords(ctx, after, 700, &p); err != nil {
 					errs <- err
 					return
 				}
+				page := p.Records()
 				recs = append(recs, page...)
 				if len(page) < 700 {
 					break
@@ -144,7 +145,7 @@ func TestScanAfterClose(t *testing.T) {
 	if hub.ErrorCode(err) != hub.EUnavailable {
 		t.Errorf("Bodies on a closed store: %v, want %s", err, hub.EUnavailable)
 	}
-	if _, _, err := db.ExportRecords(context.Background(), 0, 10); hub.ErrorCode(err) != hub.EUnavailable {
+	if _, err := db.ExportRecords(context.Background(), 0, 10, new(hub.RecordPage)); hub.ErrorCode(err) != hub.EUnavailable {
 		t.Errorf("ExportRecords on a closed store: %v, want %s", err, hub.EUnavailable)
 	}
 }
@@ -162,7 +163,7 @@ func TestExportRecordsWithoutMark(t *testing.T) {
 	if _, err := raw.Exec(`DELETE FROM export_backfill`); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := db.ExportRecords(context.Background(), 0, 10); hub.ErrorCode(err) != hub.EIntegrity {
+	if _, err := db.ExportRecords(context.Background(), 0, 10, new(hub.RecordPage)); hub.ErrorCode(err) != hub.EIntegrity {
 		t.Errorf("ExportRecords without a backfill mark: %v, want %s", err, hub.EIntegrity)
 	}
 }

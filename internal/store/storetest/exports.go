@@ -16,9 +16,10 @@ func testExportRecords(t *testing.T, s hub.Store) {
 	setup(t, s, []string{"fr"}, []string{"w1", "w2"})
 	list := func(after int64) ([]hub.ExportRecord, int64) {
 		t.Helper()
-		recs, missing, err := s.ExportRecords(ctx, after, 0)
+		var page hub.RecordPage
+		missing, err := s.ExportRecords(ctx, after, 0, &page)
 		must(t, err)
-		return recs, missing
+		return page.Records(), missing
 	}
 	if recs, missing := list(0); len(recs) != 0 || missing != 0 {
 		t.Fatalf("empty store: %d records, missing up to %d", len(recs), missing)
@@ -41,6 +42,15 @@ func testExportRecords(t *testing.T, s hub.Store) {
 	}
 	if recs, _ := list(ind.Seq); len(recs) != 1 || recs[0].Seq != sight.Seq {
 		t.Errorf("after the indicator: %d records, want the sighting's", len(recs))
+	}
+	// A page read into again holds what the second read read, and only that.
+	var page hub.RecordPage
+	_, err := s.ExportRecords(ctx, 0, 0, &page)
+	must(t, err)
+	_, err = s.ExportRecords(ctx, ind.Seq, 0, &page)
+	must(t, err)
+	if recs := page.Records(); len(recs) != 1 || recs[0].Seq != sight.Seq || !bytes.Equal(recs[0].Sealed, sight.Export) {
+		t.Errorf("a page read into again: %d records, want the sighting's alone", len(recs))
 	}
 
 	bare := obj("w1", newID("indicator"), ms(1), hub.TLPGreen, "fr")
