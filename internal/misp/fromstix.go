@@ -99,17 +99,13 @@ func FromSTIX(objects [][]byte) ([]byte, error) {
 // an object is not JSON. The objects must not change during the call: their text is read in
 // place.
 func WriteEvent(w io.Writer, objects [][]byte) error {
-	objs, err := decodeAll(objects)
+	objs, notes, err := decodeAll(objects)
 	if err != nil {
 		return err
 	}
-	report := false
-	for i := range objs {
-		report = report || objs[i].typ == "report"
-	}
 	var sum summary
-	if !report {
-		sum = summarize(objs)
+	if !notes.report {
+		sum = summarize(objs, notes)
 	}
 	x := &exporter{w: w, consumed: map[string]bool{}, sightings: map[string][]outSighting{}}
 	// An export's indicators need no object by id: the index of a million of them is made only
@@ -126,13 +122,16 @@ func WriteEvent(w io.Writer, objects [][]byte) error {
 }
 
 // decodeAll decodes every object, the cores sharing the work: an export of a million
-// indicators spends most of its time here, and each object decodes alone. Its error is that of
-// the first object that is not a STIX object.
-func decodeAll(objects [][]byte) ([]sobj, error) {
+// indicators spends most of its time here, and each object decodes alone. It notes what the
+// event is named and dated after as it goes, while each object's text is in the core's cache:
+// read afterwards, the million texts came from memory again. Its error is that of the first
+// object that is not a STIX object.
+func decodeAll(objects [][]byte) ([]sobj, noted, error) {
 	objs := make([]sobj, len(objects))
 	// An export's million objects fill it at once.
 	prefault.Slice(objs)
-	errs := make([]error, min(runtime.GOMAXPROCS(0), max(len(objects)/1024, 1))) // the first of each part
+	parts := make([]noted, min(runtime.GOMAXPROCS(0), max(len(objects)/1024, 1)))
+	errs := make([]error, len(parts)) // the first of each part
 	var wg sync.WaitGroup
 	for p := range errs {
 		wg.Go(func() {
@@ -145,16 +144,56 @@ func decodeAll(objects [][]byte) ([]sobj, error) {
 					errs[p] = hub.FieldError(fmt.Sprintf("objects[%d]", i), "not a STIX object: no type or id")
 					return
 				}
+				parts[p].add(&objs[i])
 			}
 		})
 	}
 	wg.Wait()
-	for _, err := range errs {
+	var all noted
+	for p, err := range errs {
 		if err != nil {
-			return nil, err
+			return nil, noted{}, err
 		}
+		all.merge(&parts[p])
 	}
-	return objs, nil
+	return objs, all, nil
+}
+
+// noted is what decodeAll notes of the objects: whether a report is among them, and what
+// summarize needs besides their ids' order.
+type noted struct {
+	n      int
+	report bool
+	prefix string // the longest prefix of every id
+	latest string // modified
+	tlp    hub.TLP
+}
+
+func (s *noted) add(o *sobj) {
+	if s.n == 0 {
+		s.prefix = o.id
+	}
+	s.n++
+	s.report = s.report || o.typ == "report"
+	s.prefix = commonPrefix(s.prefix, o.id)
+	s.latest = max(s.latest, o.modified)
+	s.tlp = max(s.tlp, o.tlp)
+}
+
+// merge adds what t noted.
+func (s *noted) merge(t *noted) {
+	switch {
+	case t.n == 0:
+		return
+	case s.n == 0:
+		s.prefix = t.prefix
+	default:
+		s.prefix = commonPrefix(s.prefix, t.prefix)
+	}
+	s.n += t.n
+	s.report = s.report || t.report
+	s.latest = max(s.latest, t.latest)
+	s.tlp = max(s.tlp, t.tlp)
 }
 
 // mapsPattern says whether object maps o by its pattern: an indicator without MISP bookkeeping.
@@ -359,51 +398,30 @@ func byIDKey(a, b idKey) int {
 	return strings.Compare(a.id, b.id)
 }
 
-// summarize returns the summary of objs. Sorting a million ids is most of it: sorting their
-// keys keeps the comparisons within one array instead of in a million object texts. Each core
-// summarizes a part of objs, and the parts are sorted on every core (package parsort).
-func summarize(objs []sobj) summary {
-	parts := make([]summary, parsort.Parts(len(objs)))
-	prefixes := make([]string, len(parts))
-	each := func(f func(p, lo, hi int)) {
-		var wg sync.WaitGroup
-		for p := range parts {
-			wg.Go(func() { f(p, p*len(objs)/len(parts), (p+1)*len(objs)/len(parts)) })
-		}
-		wg.Wait()
-	}
-	each(func(p, lo, hi int) {
-		part := &parts[p]
-		if lo < hi {
-			prefixes[p] = objs[lo].id
-		}
-		for i := lo; i < hi; i++ {
-			prefixes[p] = commonPrefix(prefixes[p], objs[i].id)
-			part.latest = max(part.latest, objs[i].modified)
-			part.tlp = max(part.tlp, objs[i].tlp)
-		}
-	})
-	sum := summary{distinct: true, sorted: make([]idKey, len(objs))}
+// summarize returns the summary of objs, of which decodeAll noted notes. Sorting a million ids is most of
+// it: sorting their keys keeps the comparisons within one array instead of in a million object
+// texts. The keys are made on every core and sorted on every core (package parsort).
+func summarize(objs []sobj, notes noted) summary {
+	sum := summary{distinct: true, latest: notes.latest, tlp: notes.tlp, sorted: make([]idKey, len(objs))}
 	prefault.Slice(sum.sorted)
-	prefix := prefixes[0]
-	for p := range parts {
-		prefix = commonPrefix(prefix, prefixes[p])
-		sum.latest = max(sum.latest, parts[p].latest)
-		sum.tlp = max(sum.tlp, parts[p].tlp)
-	}
-	each(func(_, lo, hi int) {
-		for i := lo; i < hi; i++ {
-			id := objs[i].id
-			var key uint64
-			for j := len(prefix); j < len(prefix)+8; j++ {
-				key <<= 8
-				if j < len(id) {
-					key |= uint64(id[j])
+	prefix := notes.prefix
+	var wg sync.WaitGroup
+	for p, parts := 0, parsort.Parts(len(objs)); p < parts; p++ {
+		wg.Go(func() {
+			for i := p * len(objs) / parts; i < (p+1)*len(objs)/parts; i++ {
+				id := objs[i].id
+				var key uint64
+				for j := len(prefix); j < len(prefix)+8; j++ {
+					key <<= 8
+					if j < len(id) {
+						key |= uint64(id[j])
+					}
 				}
+				sum.sorted[i] = idKey{key, id}
 			}
-			sum.sorted[i] = idKey{key, id}
-		}
-	})
+		})
+	}
+	wg.Wait()
 	sum.sorted = parsort.Sort(sum.sorted, byIDKey)
 	for i := 1; i < len(sum.sorted); i++ {
 		if a, b := sum.sorted[i-1], sum.sorted[i]; a.key == b.key && a.id == b.id {

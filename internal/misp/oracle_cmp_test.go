@@ -252,10 +252,12 @@ func TestSummarizeOrder(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			objs := make([]sobj, len(tc.ids))
+			var notes noted
 			for i, id := range tc.ids {
 				objs[i].id = id
+				notes.add(&objs[i])
 			}
-			sum := summarize(objs)
+			sum := summarize(objs, notes)
 			want := slices.Sorted(slices.Values(tc.ids))
 			if got := slices.Collect(sum.ids()); !slices.Equal(got, want) {
 				t.Errorf("got %q, want %q", got, want)
@@ -264,5 +266,39 @@ func TestSummarizeOrder(t *testing.T) {
 				t.Errorf("distinct %v, want %v", sum.distinct, distinct)
 			}
 		})
+	}
+}
+
+// TestNotedMerge: what decodeAll notes part by part, merged, is what one pass notes, empty
+// parts included.
+func TestNotedMerge(t *testing.T) {
+	objs := []sobj{
+		{id: "indicator--b1", typ: "indicator", modified: "2025-01-02T00:00:00Z", tlp: hub.TLPGreen},
+		{id: "indicator--b2", typ: "indicator", modified: "2025-03-01T00:00:00Z", tlp: hub.TLPClear},
+		{id: "indicator--a", typ: "report", modified: "2025-02-01T00:00:00Z", tlp: hub.TLPAmber},
+		{id: "indicator--b3", typ: "indicator", modified: "2024-12-31T00:00:00Z", tlp: hub.TLPClear},
+	}
+	var want noted
+	for i := range objs {
+		want.add(&objs[i])
+	}
+	for cut := range len(objs) + 1 {
+		var a, b, got noted
+		for i := range objs {
+			if i < cut {
+				a.add(&objs[i])
+			} else {
+				b.add(&objs[i])
+			}
+		}
+		got.merge(&noted{}) // an empty part
+		got.merge(&a)
+		got.merge(&b)
+		if got != want {
+			t.Errorf("parts cut at %d: %+v; want %+v", cut, got, want)
+		}
+	}
+	if want.prefix != "indicator--" || want.latest != "2025-03-01T00:00:00Z" || want.tlp != hub.TLPAmber || !want.report {
+		t.Errorf("noted %+v", want)
 	}
 }
