@@ -302,3 +302,38 @@ func TestNotedMerge(t *testing.T) {
 		t.Errorf("noted %+v", want)
 	}
 }
+
+// TestStopIn: the eight-byte test of str finds a byte strStop holds wherever it lies, beside
+// any other bytes, and finds none where there is none.
+func TestStopIn(t *testing.T) {
+	want := func(s string) bool {
+		for i := range 8 {
+			if strStop[s[i]] {
+				return true
+			}
+		}
+		return false
+	}
+	check := func(s string) {
+		if got := stopIn(load8(s)); got != want(s) {
+			t.Fatalf("stopIn(%q) = %v, want %v", s, got, want(s))
+		}
+	}
+	for k := range 8 {
+		for c := range 256 {
+			for _, fill := range []byte{'a', 0x21, 0x7f, 0x5b, 0x5d, 0x23} {
+				b := bytes.Repeat([]byte{fill}, 8)
+				b[k] = byte(c)
+				check(string(b))
+			}
+		}
+	}
+	r := rand.New(rand.NewPCG(8, 8))
+	for range 200000 {
+		var b [8]byte
+		for i := range b {
+			b[i] = byte(0x18 + r.IntN(0x70)) // around the bounds: control bytes, quote, backslash, DEL
+		}
+		check(string(b[:]))
+	}
+}

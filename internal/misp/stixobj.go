@@ -208,9 +208,17 @@ func (d *scanner) str() (plain, ok bool) {
 		return false, false
 	}
 	plain, ascii := true, true
-	for d.i++; d.i < len(d.s); d.i++ {
-		if !strStop[d.s[d.i]] {
-			continue
+	for d.i++; ; d.i++ {
+		// To the next byte to look at, eight bytes at a time while none is: most of a million
+		// objects' text is in their strings.
+		for d.i+8 <= len(d.s) && !stopIn(load8(d.s[d.i:])) {
+			d.i += 8
+		}
+		for d.i < len(d.s) && !strStop[d.s[d.i]] {
+			d.i++
+		}
+		if d.i == len(d.s) {
+			return false, false
 		}
 		switch c := d.s[d.i]; {
 		case c == '"':
@@ -238,7 +246,6 @@ func (d *scanner) str() (plain, ok bool) {
 			}
 		}
 	}
-	return false, false
 }
 
 // strStop tells the bytes of a string that str looks at: the others are only skipped, which is
@@ -249,6 +256,26 @@ var strStop = func() (t [256]bool) {
 	}
 	return t
 }()
+
+// load8 reads the first eight bytes of s, little-endian.
+func load8(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// stopIn reports whether any of the eight bytes of w is one strStop holds: '"', '\\', a control
+// byte or one past ASCII. Each test sets the high bit of a byte below which (or at which) the
+// first such byte lies, and never misses one (Hacker's Delight, 6-1).
+func stopIn(w uint64) bool {
+	quote, backslash := w^(ones*'"'), w^(ones*'\\')
+	return ((quote-ones)&^quote|(backslash-ones)&^backslash|(w-ones*0x20)&^w|w)&highs != 0
+}
 
 // unquote returns the text of the string literal q; plain says str found no escapes or
 // non-ASCII bytes in it (encoding/json replaces invalid UTF-8, so those go through it).
