@@ -165,7 +165,7 @@ type noted struct {
 	n      int
 	report bool
 	prefix string // the longest prefix of every id
-	latest string // modified
+	latest string // the latest modified time
 	tlp    hub.TLP
 }
 
@@ -398,9 +398,10 @@ func byIDKey(a, b idKey) int {
 	return strings.Compare(a.id, b.id)
 }
 
-// summarize returns the summary of objs, of which decodeAll noted notes. Sorting a million ids is most of
-// it: sorting their keys keeps the comparisons within one array instead of in a million object
-// texts. The keys are made on every core and sorted on every core (package parsort).
+// summarize returns the summary of objs, given what decodeAll noted of them. Sorting a million
+// ids is most of it: sorting their keys keeps the comparisons within one array instead of in a
+// million object texts. The keys are made on every core and sorted on every core (package
+// parsort).
 func summarize(objs []sobj, notes noted) summary {
 	sum := summary{distinct: true, latest: notes.latest, tlp: notes.tlp, sorted: make([]idKey, len(objs))}
 	prefault.Slice(sum.sorted)

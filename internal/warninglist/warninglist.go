@@ -44,9 +44,9 @@ var Default = sync.OnceValue(func() *Set {
 	return s
 })
 
-// lists returns the loaded lists, once they are. A million lookups of an export each check an
+// ready returns the loaded lists, once they are. A million lookups of an export each check an
 // atomic flag, not the channel, whose lock the cores would contend for.
-func (s *Set) lists() *match.Warninglists {
+func (s *Set) ready() *match.Warninglists {
 	if !s.loaded.Load() {
 		<-s.done
 	}
@@ -57,7 +57,7 @@ func (s *Set) lists() *match.Warninglists {
 // cyber-observable type such as "ipv4-addr", "domain-name", "url" or "email-addr", a MISP
 // attribute type such as "md5", or "" to let the value's form decide), or nil.
 func (s *Set) Lookup(kind, value string) []string {
-	return s.lists().Check(kind, value)
+	return s.ready().Check(kind, value)
 }
 
 // reserved names the lists of address space and names set aside by the IETF (private,
@@ -82,7 +82,7 @@ func (s *Set) Benign(kind, value string) []string {
 }
 
 // Names returns the names of the lists in the set.
-func (s *Set) Names() []string { return s.lists().Names() }
+func (s *Set) Names() []string { return s.ready().Names() }
 
 // Licence returns the licence of the embedded lists (CC0 1.0), for the notices of a deployment.
 func Licence() []byte {
