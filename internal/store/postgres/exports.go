@@ -34,7 +34,8 @@ func copyRecords(ctx context.Context, tx pgx.Tx, rows []row) error {
 	return mapErr(err, "raise export backfill mark")
 }
 
-// ExportRecords returns the export records stored after seq after; see hub.ObjectStore.
+// ExportRecords reads into page the export records stored after seq after; see
+// hub.ObjectStore.
 func (db *DB) ExportRecords(ctx context.Context, after int64, limit int, page *hub.RecordPage) (int64, error) {
 	if limit <= 0 {
 		limit = DefaultLimit

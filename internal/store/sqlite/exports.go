@@ -55,8 +55,9 @@ func insertTriples(ctx context.Context, tx *sql.Tx, prefix, suffix string, args 
 	return nil
 }
 
-// ExportRecords returns the export records stored after seq after; see hub.ObjectStore. It
-// reads on a scan connection (see scanPool), the mark and the records in one transaction.
+// ExportRecords reads into page the export records stored after seq after; see
+// hub.ObjectStore. It reads on a scan connection (see scanPool), the mark and the records in
+// one transaction.
 func (db *DB) ExportRecords(ctx context.Context, after int64, limit int, page *hub.RecordPage) (int64, error) {
 	if limit <= 0 {
 		limit = DefaultLimit
