@@ -270,8 +270,8 @@ const (
 )
 
 // stopIn reports whether any of the eight bytes of w is one strStop holds: '"', '\\', a control
-// byte or one past ASCII. Each test sets the high bit of a byte below which (or at which) the
-// first such byte lies, and never misses one (Hacker's Delight, 6-1).
+// byte or one past ASCII. Each of the tests (Hacker's Delight, 6-1) is exact as to whether some
+// byte qualifies, which is all str asks: it finds which one byte by byte.
 func stopIn(w uint64) bool {
 	quote, backslash := w^(ones*'"'), w^(ones*'\\')
 	return ((quote-ones)&^quote|(backslash-ones)&^backslash|(w-ones*0x20)&^w|w)&highs != 0
