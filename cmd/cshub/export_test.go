@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -142,5 +143,38 @@ func TestFeedCommands(t *testing.T) {
 	}
 	if _, _, err := runIn(runFeed, nil, "create", "--data", dir, "--name", "x"); hub.ErrorField(err) != "org" {
 		t.Errorf("without --org: %v", err)
+	}
+}
+
+// TestWriteExportRecordsFirst: a file replaces the one before only once its audit entry is
+// recorded; when recording fails, the file before stays and nothing is left beside it. On
+// stdout, the entry follows the writing.
+func TestWriteExportRecordsFirst(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "feed.txt")
+	if err := os.WriteFile(path, []byte("old\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	write := func(w io.Writer) error { _, err := io.WriteString(w, "new\n"); return err }
+	down := errors.New("audit store down")
+	if err := writeExport(path, nil, write, func() error { return down }); !errors.Is(err, down) {
+		t.Fatalf("writeExport with a failing record: %v, want its error", err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "old\n" {
+		t.Errorf("after a failed record the file holds %q, want the one before", b)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("after a failed record the directory holds %d files, want only the one before", len(ents))
+	}
+	var seen []byte
+	if err := writeExport(path, nil, write, func() (err error) { seen, err = os.ReadFile(path); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); string(seen) != "old\n" || string(b) != "new\n" {
+		t.Errorf("record saw %q and the file then held %q; want the record before the replacement", seen, b)
+	}
+	var out strings.Builder
+	if err := writeExport("", &out, write, func() error { seen = []byte(out.String()); return nil }); err != nil || string(seen) != "new\n" {
+		t.Errorf("on stdout record saw %q (%v), want it after the writing", seen, err)
 	}
 }
