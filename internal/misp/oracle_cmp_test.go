@@ -259,7 +259,11 @@ func TestSummarizeOrder(t *testing.T) {
 			}
 			sum := summarize(objs, notes)
 			want := slices.Sorted(slices.Values(tc.ids))
-			if got := slices.Collect(sum.ids()); !slices.Equal(got, want) {
+			got := make([]string, len(sum.sorted))
+			for i, k := range sum.sorted {
+				got[i] = k.id
+			}
+			if !slices.Equal(got, want) {
 				t.Errorf("got %q, want %q", got, want)
 			}
 			if distinct := len(slices.Compact(want)) == len(tc.ids); sum.distinct != distinct {
@@ -335,5 +339,29 @@ func TestStopIn(t *testing.T) {
 			b[i] = byte(0x18 + r.IntN(0x70)) // around the bounds: control bytes, quote, backslash, DEL
 		}
 		check(string(b[:]))
+	}
+}
+
+// TestSummaryName: the event an export names after its ids gets uuid5 of them sorted and
+// joined, whatever the number of blocks and of cores that copy them.
+func TestSummaryName(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for _, procs := range []int{1, 3} {
+		runtime.GOMAXPROCS(procs)
+		for _, n := range []int{0, 1, nameBlock - 1, nameBlock, nameBlock + 1, 3*nameBlock + 5} {
+			objs := make([]sobj, n)
+			var notes noted
+			ids := make([]string, n)
+			for i, k := range rand.Perm(n) {
+				ids[i] = fmt.Sprintf("indicator--%08d-0000-4000-8000-000000000000", k)
+				objs[i].id = ids[i]
+				notes.add(&objs[i])
+			}
+			sum := summarize(objs, notes)
+			slices.Sort(ids)
+			if got, want := sum.name("export:", ","), uuid5("export:"+strings.Join(ids, ",")); got != want {
+				t.Errorf("%d ids on %d cores: %s, want %s", n, procs, got, want)
+			}
+		}
 	}
 }

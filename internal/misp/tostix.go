@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"iter"
 	"regexp"
 	"slices"
 	"strings"
@@ -98,27 +97,6 @@ func uuid5(name string) string {
 	h := sha1.New()
 	h.Write(namespace[:])
 	h.Write([]byte(name))
-	return uuidSum(h)
-}
-
-// uuid5Join returns uuid5(prefix + strings.Join(elems, sep)) without building that string,
-// which for a million ids is tens of megabytes written once and read once.
-func uuid5Join(prefix string, elems iter.Seq[string], sep string) string {
-	h := sha1.New()
-	h.Write(namespace[:])
-	b := append(make([]byte, 0, 64<<10), prefix...)
-	first := true
-	for e := range elems {
-		if !first {
-			b = append(b, sep...)
-		}
-		first = false
-		if b = append(b, e...); len(b) >= 60<<10 {
-			h.Write(b)
-			b = b[:0]
-		}
-	}
-	h.Write(b)
 	return uuidSum(h)
 }
 
